@@ -1,0 +1,73 @@
+"""Names and paths the lab shares with the inventory, Molecule and the tests."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+from urllib.parse import urlparse
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+STATE_DIR = REPO / ".lab"
+STATE_FILE = STATE_DIR / "state.json"
+FACT_CACHE = REPO / ".cache" / "facts"
+CONTAINERS_CONF = REPO / "lab" / "containers.conf"
+LAB_INVENTORY = REPO / "inventories" / "lab" / "aws_ec2.yml"
+
+PROJECT_TAG = "llm-fleet"
+ENVIRONMENT_TAG = "lab"
+REGION = "us-east-1"
+LABEL = "io.llm-fleet.lab"
+HOST_PREFIX = "llm-fleet-lab-"
+
+# Packages baked into the base image: systemd as PID 1, Python for Ansible (python3-apt for
+# the apt module), and the few tools every role expects on a Debian host.
+BASE_PACKAGES = (
+    "systemd",
+    "systemd-sysv",
+    "dbus",
+    "python3",
+    "python3-apt",
+    "iproute2",
+    "procps",
+    "ca-certificates",
+)
+DEBIAN_SUITE = "bookworm"
+DEBIAN_MIRROR = os.environ.get("LAB_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+
+# Instance shape per lab role: what terraform launches for that role in production.
+ROLE_INSTANCE_TYPES = {"gpu-node": "g5.xlarge", "rag-node": "g4dn.xlarge"}
+AVAILABILITY_ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
+
+
+def image_name() -> str:
+    """The base image's name; its tag changes whenever what goes into it changes."""
+    recipe = " ".join((DEBIAN_SUITE, *BASE_PACKAGES)).encode()
+    return f"localhost/llm-fleet/debian12-systemd:{hashlib.sha256(recipe).hexdigest()[:12]}"
+
+
+def lab_endpoint() -> str:
+    """The EC2 endpoint that inventories/lab/aws_ec2.yml points at (one source of truth)."""
+    data = yaml.safe_load(LAB_INVENTORY.read_text())
+    return str(data["endpoint_url"])
+
+
+def lab_port() -> int:
+    port = urlparse(lab_endpoint()).port
+    if port is None:
+        raise ValueError(f"{LAB_INVENTORY}: endpoint_url has no port")
+    return port
+
+
+def venv_bin(name: str) -> Path:
+    """A console script installed beside the running interpreter (the project venv)."""
+    return Path(sys.executable).parent / name
+
+
+def podman_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["CONTAINERS_CONF"] = str(CONTAINERS_CONF)
+    return env

@@ -1,0 +1,127 @@
+"""A real EC2 API on loopback (moto in server mode) and the instances that stand for lab hosts."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from lab.config import ENVIRONMENT_TAG, PROJECT_TAG, REGION, venv_bin
+
+DUMMY_CREDENTIALS = {"aws_access_key_id": "lab", "aws_secret_access_key": "lab"}
+
+
+def port_is_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class MotoServer:
+    """moto_server bound to 127.0.0.1 in its own process group."""
+
+    port: int
+    log: Path
+    pid: int | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> None:
+        if port_is_open(self.port):
+            raise RuntimeError(f"127.0.0.1:{self.port} is already in use; is a lab already up?")
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as out:
+            proc = subprocess.Popen(
+                [str(venv_bin("moto_server")), "-H", "127.0.0.1", "-p", str(self.port)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.pid = proc.pid
+        deadline = time.monotonic() + timeout
+        while not port_is_open(self.port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"moto_server did not start on port {self.port}; see {self.log}")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.pid is None:
+            return
+        stop_process_group(self.pid)
+        self.pid = None
+
+
+def stop_process_group(pid: int, timeout: float = 10.0) -> None:
+    """SIGTERM the process group led by pid, then SIGKILL what is left after timeout."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pid, 0)
+            except ProcessLookupError:
+                return
+            try:  # reap it when it is our own child
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+            time.sleep(0.1)
+
+
+def ec2_client(endpoint: str) -> Any:
+    return boto3.client("ec2", region_name=REGION, endpoint_url=endpoint, **DUMMY_CREDENTIALS)
+
+
+def any_image_id(ec2: Any) -> str:
+    images = ec2.describe_images(Owners=["amazon"])["Images"]
+    if not images:
+        raise RuntimeError("the EC2 API offers no AMI to launch lab instances from")
+    return str(sorted(image["ImageId"] for image in images)[0])
+
+
+def run_tagged_instance(
+    ec2: Any,
+    *,
+    name: str,
+    role: str,
+    instance_type: str,
+    zone: str,
+    project: str = PROJECT_TAG,
+    environment: str = ENVIRONMENT_TAG,
+    extra_tags: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Launch one instance carrying the tags terraform sets (Project, Role, Environment, Name)."""
+    tags = {"Name": name, "Project": project, "Role": role, "Environment": environment}
+    tags.update(extra_tags or {})
+    reservation = ec2.run_instances(
+        ImageId=any_image_id(ec2),
+        InstanceType=instance_type,
+        MinCount=1,
+        MaxCount=1,
+        Placement={"AvailabilityZone": zone},
+        TagSpecifications=[
+            {"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+        ],
+    )
+    instance: dict[str, Any] = reservation["Instances"][0]
+    return instance

@@ -1,0 +1,56 @@
+"""Build the lab's Debian 12 base image once (debootstrap from Debian's mirror) and cache it."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from lab.config import BASE_PACKAGES, DEBIAN_MIRROR, DEBIAN_SUITE, image_name, podman_env
+from lab.podman import image_exists
+
+
+def ensure_image(rebuild: bool = False) -> tuple[str, float | None]:
+    """Return the image name and the build time in seconds (None when it was cached)."""
+    name = image_name()
+    if image_exists(name) and not rebuild:
+        return name, None
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="llm-fleet-rootfs-", dir="/var/tmp") as tmp:
+        rootfs = Path(tmp) / "rootfs"
+        subprocess.run(
+            [
+                "debootstrap",
+                "--variant=minbase",
+                f"--include={','.join(BASE_PACKAGES)}",
+                DEBIAN_SUITE,
+                str(rootfs),
+                DEBIAN_MIRROR,
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        _prepare_rootfs(rootfs)
+        tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
+        subprocess.run(
+            ["podman", "import", "--quiet", "--change", 'CMD ["/sbin/init"]', "-", name],
+            stdin=tar.stdout,
+            env=podman_env(),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        if tar.wait() != 0:
+            raise RuntimeError("tar of the base rootfs failed")
+    return name, time.monotonic() - started
+
+
+def _prepare_rootfs(rootfs: Path) -> None:
+    """Make the rootfs boot cleanly as a container: a fresh machine-id per container, apt cache
+    trimmed, and no getty on a console that does not exist."""
+    (rootfs / "etc" / "machine-id").write_text("")
+    shutil.rmtree(rootfs / "var" / "cache" / "apt" / "archives", ignore_errors=True)
+    (rootfs / "var" / "cache" / "apt" / "archives" / "partial").mkdir(parents=True)
+    getty = rootfs / "etc" / "systemd" / "system" / "getty.target.wants"
+    shutil.rmtree(getty, ignore_errors=True)

@@ -43,10 +43,14 @@ ROLE_INSTANCE_TYPES = {"gpu-node": "g5.xlarge", "rag-node": "g4dn.xlarge"}
 AVAILABILITY_ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
 
 
+IMAGE_REPO = "localhost/llm-fleet/debian12-systemd"
+LATEST_IMAGE = f"{IMAGE_REPO}:latest"
+
+
 def image_name() -> str:
     """The base image's name; its tag changes whenever what goes into it changes."""
     recipe = " ".join((DEBIAN_SUITE, *BASE_PACKAGES)).encode()
-    return f"localhost/llm-fleet/debian12-systemd:{hashlib.sha256(recipe).hexdigest()[:12]}"
+    return f"{IMAGE_REPO}:{hashlib.sha256(recipe).hexdigest()[:12]}"
 
 
 def lab_endpoint() -> str:

@@ -8,14 +8,24 @@ import tempfile
 import time
 from pathlib import Path
 
-from lab.config import BASE_PACKAGES, DEBIAN_MIRROR, DEBIAN_SUITE, image_name, podman_env
-from lab.podman import image_exists
+from lab.config import (
+    BASE_PACKAGES,
+    DEBIAN_MIRROR,
+    DEBIAN_SUITE,
+    LATEST_IMAGE,
+    image_name,
+    podman_env,
+)
+from lab.podman import image_exists, podman
 
 
 def ensure_image(rebuild: bool = False) -> tuple[str, float | None]:
-    """Return the image name and the build time in seconds (None when it was cached)."""
+    """Return the image name and the build time in seconds (None when it was cached).
+
+    The image is also tagged `:latest`, the name Molecule scenarios use."""
     name = image_name()
     if image_exists(name) and not rebuild:
+        podman("tag", name, LATEST_IMAGE)
         return name, None
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="llm-fleet-rootfs-", dir="/var/tmp") as tmp:
@@ -43,6 +53,7 @@ def ensure_image(rebuild: bool = False) -> tuple[str, float | None]:
         )
         if tar.wait() != 0:
             raise RuntimeError("tar of the base rootfs failed")
+    podman("tag", name, LATEST_IMAGE)
     return name, time.monotonic() - started
 
 

@@ -76,7 +76,9 @@ def cmd_up(args: argparse.Namespace) -> int:
             LabHost(name, role, instance["InstanceId"], ROLE_INSTANCE_TYPES[role], zone)
         )
         state.save()
-    print(f"lab up in {time.monotonic() - started:.1f}s: {len(names)} hosts, EC2 API {moto.endpoint}")
+    print(
+        f"lab up in {time.monotonic() - started:.1f}s: {len(names)} hosts, EC2 API {moto.endpoint}"
+    )
     print_status(state)
     return 0
 
@@ -125,7 +127,9 @@ def cmd_down(args: argparse.Namespace) -> int:
     shutil.rmtree(FACT_CACHE, ignore_errors=True)
     left = containers_with_label(LABEL)
     if left or port_is_open(lab_port()):
-        print(f"lab down INCOMPLETE: containers {left}, EC2 API port open: {port_is_open(lab_port())}")
+        print(
+            f"lab down INCOMPLETE: containers {left}, EC2 API port open: {port_is_open(lab_port())}"
+        )
         return 1
     print(f"lab down: removed {len(names)} hosts and the EC2 API at {lab_endpoint()}")
     return 0

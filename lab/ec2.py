@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -81,10 +82,8 @@ def stop_process_group(pid: int, timeout: float = 10.0) -> None:
                 os.killpg(pid, 0)
             except ProcessLookupError:
                 return
-            try:  # reap it when it is our own child
+            with contextlib.suppress(ChildProcessError):  # reap it when it is our own child
                 os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
             time.sleep(0.1)
 
 

@@ -26,9 +26,12 @@ def podman(*args: str, check: bool = True, input_bytes: bytes | None = None) -> 
 
 
 def image_exists(name: str) -> bool:
-    return subprocess.run(
-        ["podman", "image", "exists", name], env=podman_env(), check=False
-    ).returncode == 0
+    return (
+        subprocess.run(
+            ["podman", "image", "exists", name], env=podman_env(), check=False
+        ).returncode
+        == 0
+    )
 
 
 def containers_with_label(label: str) -> list[str]:

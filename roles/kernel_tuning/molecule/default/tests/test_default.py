@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from testinfra.host import Host
 
 SYSCTL_FILE = "/etc/sysctl.d/90-llm-fleet.conf"
 EXPECTED = {
@@ -22,20 +23,20 @@ EXPECTED = {
 }
 
 
-def sysctl_file_values(host) -> dict[str, str]:
+def sysctl_file_values(host: Host) -> dict[str, str]:
     content = host.file(SYSCTL_FILE).content_string
     pairs = (line.split("=", 1) for line in content.splitlines() if "=" in line)
     return {key.strip(): value.strip() for key, value in pairs}
 
 
-def test_sysctl_file_holds_the_profile(host) -> None:
+def test_sysctl_file_holds_the_profile(host: Host) -> None:
     f = host.file(SYSCTL_FILE)
     assert f.user == "root" and f.mode == 0o644
     assert sysctl_file_values(host) == EXPECTED
 
 
 @pytest.mark.parametrize("key", sorted(EXPECTED))
-def test_each_key_is_applied_where_the_kernel_allows(host, key: str) -> None:
+def test_each_key_is_applied_where_the_kernel_allows(host: Host, key: str) -> None:
     proc = host.file("/proc/sys/" + key.replace(".", "/"))
     if host.run(f"test -w {proc.path}").rc == 0:
         assert proc.content_string.split() == EXPECTED[key].split()
@@ -45,7 +46,7 @@ def test_each_key_is_applied_where_the_kernel_allows(host, key: str) -> None:
         assert sysctl_file_values(host)[key] == EXPECTED[key]
 
 
-def test_limits_for_service_users(host) -> None:
+def test_limits_for_service_users(host: Host) -> None:
     content = host.file("/etc/security/limits.d/90-llm-fleet.conf").content_string
     for user in ("ollama", "open-webui", "chroma", "rag"):
         assert f"{user} soft nofile 1048576" in content
@@ -53,14 +54,16 @@ def test_limits_for_service_users(host) -> None:
         assert f"{user} hard memlock unlimited" in content
 
 
-def test_thp_unit_is_enabled_and_active(host) -> None:
+def test_thp_unit_is_enabled_and_active(host: Host) -> None:
     unit = host.service("llm-fleet-thp.service")
     assert unit.is_enabled
-    assert unit.is_running or host.run(
-        "systemctl show -p ActiveState --value llm-fleet-thp.service"
-    ).stdout.strip() == "active"
+    assert (
+        unit.is_running
+        or host.run("systemctl show -p ActiveState --value llm-fleet-thp.service").stdout.strip()
+        == "active"
+    )
     result = host.run("systemctl show -p ExecMainStatus --value llm-fleet-thp.service")
     assert result.stdout.strip() == "0"
-    assert "madvise madvise" in host.file(
-        "/etc/systemd/system/llm-fleet-thp.service"
-    ).content_string
+    assert (
+        "madvise madvise" in host.file("/etc/systemd/system/llm-fleet-thp.service").content_string
+    )

@@ -1,0 +1,71 @@
+"""Small helpers the test modules share: running the project's tools and reading their output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from lab.config import REPO, podman_env, venv_bin
+
+
+def tool_env(**extra: str) -> dict[str, str]:
+    env = podman_env()
+    env["PATH"] = f"{venv_bin('python').parent}{os.pathsep}{env.get('PATH', '')}"
+    env["ANSIBLE_CONFIG"] = str(REPO / "ansible.cfg")
+    env["ANSIBLE_FORCE_COLOR"] = "0"
+    env["ANSIBLE_NOCOLOR"] = "1"
+    env.update(extra)
+    return env
+
+
+def run_tool(
+    *args: str | Path, timeout: float = 900, **env: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(a) for a in args],
+        cwd=REPO,
+        env=tool_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def unwrap(value: Any) -> Any:
+    """`ansible-inventory --list` wraps untrusted strings as {"__ansible_unsafe": ...}."""
+    if isinstance(value, dict):
+        if set(value) == {"__ansible_unsafe"}:
+            return value["__ansible_unsafe"]
+        return {k: unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap(v) for v in value]
+    return value
+
+
+def inventory_list(inventory: Path, **env: str) -> dict[str, Any]:
+    proc = run_tool(venv_bin("ansible-inventory"), "-i", inventory, "--list", timeout=120, **env)
+    assert proc.returncode == 0, proc.stderr
+    data: dict[str, Any] = unwrap(json.loads(proc.stdout))
+    return data
+
+
+def group_hosts(inventory: dict[str, Any], group: str) -> set[str]:
+    return set(inventory.get(group, {}).get("hosts", []))
+
+
+def recap(output: str) -> dict[str, dict[str, int]]:
+    """The PLAY RECAP counters per host of an ansible-playbook run."""
+    counters: dict[str, dict[str, int]] = {}
+    lines = output.split("PLAY RECAP", 1)[-1].splitlines()[1:]
+    for line in lines:
+        if ":" not in line or "ok=" not in line:
+            continue
+        host, _, rest = line.partition(":")
+        counters[host.strip()] = {
+            key: int(value) for key, value in (pair.split("=") for pair in rest.split())
+        }
+    return counters

@@ -1,0 +1,89 @@
+"""End to end on the lab: `lab up`, site.yml twice (the second run changes nothing), `lab down`
+leaves no container, process or network namespace behind. Timings go to artifacts/."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from lab.config import LABEL, REPO, STATE_FILE, lab_port, venv_bin
+from lab.ec2 import port_is_open
+from lab.podman import containers_with_label
+from tests.helpers import inventory_list, recap, run_tool
+
+pytestmark = pytest.mark.lab
+TIMINGS: dict[str, float] = {}
+
+
+def netns() -> set[str]:
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True)
+    return {line.split()[0] for line in out.stdout.splitlines() if line.strip()}
+
+
+def lab(*args: str) -> subprocess.CompletedProcess[str]:
+    return run_tool(venv_bin("python"), "-m", "lab", *args, timeout=600)
+
+
+def site() -> subprocess.CompletedProcess[str]:
+    return run_tool(venv_bin("ansible-playbook"), "-i", "inventories/lab", "site.yml")
+
+
+@pytest.fixture(scope="module")
+def lab_up() -> Iterator[set[str]]:
+    if STATE_FILE.exists() or port_is_open(lab_port()):
+        pytest.skip("a lab is already up on this machine; `python -m lab down` first")
+    namespaces_before = netns()
+    started = time.monotonic()
+    proc = lab("up", "--hosts", "2")
+    TIMINGS["lab_up_s"] = time.monotonic() - started
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    yield namespaces_before
+    lab("down")
+
+
+def test_inventory_sees_the_lab_hosts(lab_up: set[str]) -> None:
+    inventory = inventory_list(REPO / "inventories" / "lab")
+    assert inventory["role_gpu_node"]["hosts"] == ["llm-fleet-lab-1"]
+    assert inventory["role_rag_node"]["hosts"] == ["llm-fleet-lab-2"]
+
+
+def test_site_converges_then_changes_nothing(lab_up: set[str]) -> None:
+    started = time.monotonic()
+    first = site()
+    TIMINGS["converge_s"] = time.monotonic() - started
+    assert first.returncode == 0, first.stdout[-4000:] + first.stderr
+    started = time.monotonic()
+    second = site()
+    TIMINGS["rerun_s"] = time.monotonic() - started
+    assert second.returncode == 0, second.stdout[-4000:] + second.stderr
+    counters = recap(second.stdout)
+    assert set(counters) == {"llm-fleet-lab-1", "llm-fleet-lab-2"}
+    assert all(c["changed"] == 0 and c["failed"] == 0 for c in counters.values()), counters
+
+
+def test_lab_status_reports_healthy(lab_up: set[str]) -> None:
+    proc = lab("status")
+    assert proc.returncode == 0, proc.stdout
+    assert proc.stdout.count("running") + proc.stdout.count("degraded") >= 2
+
+
+def test_lab_down_leaves_nothing_behind(lab_up: set[str]) -> None:
+    proc = lab("down")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert containers_with_label(LABEL) == []
+    assert not port_is_open(lab_port())
+    assert not STATE_FILE.exists()
+    leftovers = subprocess.run(
+        ["pgrep", "-f", f"moto_server -H 127.0.0.1 -p {lab_port()}|llm-fleet-lab-"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert leftovers.stdout == "", leftovers.stdout
+    assert netns() <= lab_up  # every namespace the hosts had is gone
+    artifacts = REPO / "artifacts"
+    artifacts.mkdir(exist_ok=True)
+    (artifacts / "lab-timings.json").write_text(json.dumps(TIMINGS, indent=2) + "\n")
+    print("lab timings:", json.dumps(TIMINGS))

@@ -1,7 +1,7 @@
 """Write each role's README.md from its meta/argument_specs.yml (the one source of truth).
 
-    python -m tools.role_readme          # rewrite every roles/*/README.md
-    python -m tools.role_readme --check  # exit 1 when a README is out of date
+python -m tools.role_readme          # rewrite every roles/*/README.md
+python -m tools.role_readme --check  # exit 1 when a README is out of date
 """
 
 from __future__ import annotations

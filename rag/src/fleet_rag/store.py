@@ -1,0 +1,138 @@
+"""ChromaDB storage: the HTTP client for a Chroma server (token auth), or an embedded
+PersistentClient where no server is configured. Collections use cosine space."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+from fleet_rag.documents import Chunk, Metadata
+from fleet_rag.settings import Settings
+
+MAX_BATCH = 2000  # below Chroma's per-request limit
+
+
+@dataclass(frozen=True)
+class Match:
+    id: str
+    text: str
+    metadata: Metadata
+    similarity: float  # cosine similarity, 1 = identical direction
+    embedding: list[float] | None = None
+
+
+def connect(settings: Settings) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        headers = {"Authorization": f"Bearer {settings.chroma_token}"} if settings.chroma_token else {}
+        return chromadb.HttpClient(
+            host=url.hostname or "127.0.0.1",
+            port=url.port or (443 if url.scheme == "https" else 8000),
+            ssl=url.scheme == "https",
+            headers=headers,
+            settings=chroma_settings,
+        )
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.data_dir / "chroma"), settings=chroma_settings)
+
+
+class Store:
+    def __init__(self, client: Any, collection: str) -> None:
+        self.client = client
+        self.name = collection
+        self.collection = client.get_or_create_collection(
+            name=collection, metadata={"hnsw:space": "cosine"}, embedding_function=None
+        )
+
+    @classmethod
+    def open(cls, settings: Settings, collection: str | None = None) -> Store:
+        return cls(connect(settings), collection or settings.collection)
+
+    def count(self) -> int:
+        return int(self.collection.count())
+
+    def source_ids(self, source: str) -> tuple[list[str], str | None]:
+        """The chunk ids stored for a source and the file hash they were made from."""
+        found = self.collection.get(where={"source": source}, include=["metadatas"])
+        metadatas = found.get("metadatas") or []
+        digest = str(metadatas[0]["file_sha256"]) if metadatas else None
+        return list(found["ids"]), digest
+
+    def replace_source(
+        self, source: str, chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]]
+    ) -> int:
+        """Store a file's chunks and drop the ones an earlier version left; returns removed."""
+        old_ids, _ = self.source_ids(source)
+        new_ids = [chunk.id for chunk in chunks]
+        written: list[str] = []
+        try:
+            for at in range(0, len(chunks), MAX_BATCH):
+                batch = chunks[at : at + MAX_BATCH]
+                self.collection.upsert(
+                    ids=[c.id for c in batch],
+                    documents=[c.text for c in batch],
+                    metadatas=[c.metadata for c in batch],
+                    embeddings=[list(e) for e in embeddings[at : at + MAX_BATCH]],
+                )
+                written.extend(c.id for c in batch)
+        except Exception:
+            # Leave the index as it was: remove what this call added that was not there before.
+            added = sorted(set(written) - set(old_ids))
+            if added:
+                self.collection.delete(ids=added)
+            raise
+        stale = sorted(set(old_ids) - set(new_ids))
+        if stale:
+            self.collection.delete(ids=stale)
+        return len(stale)
+
+    def delete_source(self, source: str) -> int:
+        ids, _ = self.source_ids(source)
+        if ids:
+            self.collection.delete(ids=ids)
+        return len(ids)
+
+    def sources(self) -> dict[str, int]:
+        """Chunk count per source."""
+        counts: Counter[str] = Counter()
+        offset = 0
+        while True:
+            page = self.collection.get(include=["metadatas"], limit=5000, offset=offset)
+            metadatas = page.get("metadatas") or []
+            counts.update(str(m.get("source", "?")) for m in metadatas)
+            if len(metadatas) < 5000:
+                return dict(sorted(counts.items()))
+            offset += 5000
+
+    def nearest(self, embedding: Sequence[float], n: int, with_embeddings: bool) -> list[Match]:
+        if n < 1 or self.count() == 0:
+            return []
+        include = ["documents", "metadatas", "distances"]
+        if with_embeddings:
+            include.append("embeddings")
+        result = self.collection.query(
+            query_embeddings=[list(embedding)], n_results=n, include=include
+        )
+        embeddings = result.get("embeddings")
+        matches = []
+        for i, chunk_id in enumerate(result["ids"][0]):
+            vector = None
+            if with_embeddings and embeddings is not None:
+                vector = [float(x) for x in embeddings[0][i]]
+            matches.append(
+                Match(
+                    id=chunk_id,
+                    text=result["documents"][0][i],
+                    metadata=result["metadatas"][0][i],
+                    similarity=1.0 - float(result["distances"][0][i]),
+                    embedding=vector,
+                )
+            )
+        return matches

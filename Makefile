@@ -5,6 +5,8 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 VENV := .venv
 PY := $(VENV)/bin/python
+RAG_VENV := .venv-rag
+WHEELHOUSE := .cache/wheelhouse
 HOSTS ?= 2
 ROLES ?= $(notdir $(wildcard roles/*))
 APT_PACKAGES := podman runc debootstrap uidmap iproute2 procps
@@ -14,11 +16,11 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_FORCE_COLOR := 0
 export PY_COLORS := 0
 
-.PHONY: setup system-packages venv image lab lab-up lab-status lab-down site \
-	test lint pytest molecule lock clean
+.PHONY: setup system-packages venv image wheelhouse rag-venv lab lab-up lab-status lab-down \
+	site test lint pytest rag-test molecule lock clean
 
 ## Setup ---------------------------------------------------------------------------------------
-setup: system-packages venv image
+setup: system-packages venv image wheelhouse
 
 system-packages: .cache/system-packages.stamp
 .cache/system-packages.stamp:
@@ -37,6 +39,21 @@ $(VENV)/.installed: requirements-dev.txt constraints.txt
 image: system-packages venv
 	$(PY) -m lab image
 
+# Host-side wheels (Open WebUI, ChromaDB, torch CPU, fleet-rag's needs), downloaded once.
+wheelhouse: $(WHEELHOUSE)/.complete
+$(WHEELHOUSE)/.complete: requirements-hosts.txt
+	@mkdir -p $(WHEELHOUSE)
+	python3 -m pip download -q -d $(WHEELHOUSE) -r requirements-hosts.txt
+	@touch $@
+
+# fleet-rag's own venv for its tests, installed from the wheelhouse only.
+rag-venv: $(RAG_VENV)/.installed
+$(RAG_VENV)/.installed: $(WHEELHOUSE)/.complete rag/pyproject.toml
+	python3 -m venv $(RAG_VENV)
+	$(RAG_VENV)/bin/pip install -q --no-index --find-links $(WHEELHOUSE) torch==2.13.0
+	$(RAG_VENV)/bin/pip install -q --no-index --find-links $(WHEELHOUSE) -e 'rag[model,test,bench]'
+	@touch $@
+
 ## The lab -------------------------------------------------------------------------------------
 lab: setup lab-up site
 
@@ -53,7 +70,7 @@ site:
 	ansible-playbook -i inventories/lab site.yml
 
 ## Tests ---------------------------------------------------------------------------------------
-test: setup lint pytest molecule
+test: setup lint pytest rag-test molecule
 
 lint:
 	yamllint -s .
@@ -64,6 +81,9 @@ lint:
 
 pytest:
 	pytest
+
+rag-test: rag-venv
+	cd rag && ../$(RAG_VENV)/bin/mypy && ../$(RAG_VENV)/bin/pytest
 
 molecule:
 	@for role in $(ROLES); do \
@@ -77,4 +97,4 @@ lock: venv
 	  $(VENV)/bin/pip freeze --exclude-editable; } > constraints.txt
 
 clean: lab-down
-	rm -rf $(VENV) .cache artifacts
+	rm -rf $(VENV) $(RAG_VENV) .cache artifacts

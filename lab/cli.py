@@ -26,9 +26,18 @@ from lab.state import LabHost, LabState
 
 def start_host(name: str, image: str) -> None:
     podman(
-        "run", "--detach", "--name", name, "--hostname", name,
-        "--label", f"{LABEL}=true", "--systemd=always", image, "/sbin/init",
-    )  # fmt: skip
+        "run",
+        "--detach",
+        "--name",
+        name,
+        "--hostname",
+        name,
+        "--label",
+        f"{LABEL}=true",
+        "--systemd=always",
+        image,
+        "/sbin/init",
+    )
 
 
 def cmd_image(args: argparse.Namespace) -> int:

@@ -41,19 +41,33 @@ def pointed_at(source: Path, repo: Path, tmp_path: Path, endpoint: str, **change
 def fleet(ec2: Any) -> dict[str, dict[str, Any]]:
     instances = {
         name: run_tagged_instance(
-            ec2, name=name, role=role, instance_type=itype, zone=zone, environment=env,
+            ec2,
+            name=name,
+            role=role,
+            instance_type=itype,
+            zone=zone,
+            environment=env,
             extra_tags={"LabHost": f"container-{name}"},
         )
         for name, role, itype, zone, env in FLEET
-    }  # fmt: skip
+    }
     run_tagged_instance(
-        ec2, name="foreign", role="gpu-node", instance_type="g5.xlarge", zone="us-east-1a",
-        project="another-project", environment="prod",
-    )  # fmt: skip
-    stopped = run_tagged_instance(
-        ec2, name="stopped", role="gpu-node", instance_type="g5.xlarge", zone="us-east-1a",
+        ec2,
+        name="foreign",
+        role="gpu-node",
+        instance_type="g5.xlarge",
+        zone="us-east-1a",
+        project="another-project",
         environment="prod",
-    )  # fmt: skip
+    )
+    stopped = run_tagged_instance(
+        ec2,
+        name="stopped",
+        role="gpu-node",
+        instance_type="g5.xlarge",
+        zone="us-east-1a",
+        environment="prod",
+    )
     ec2.stop_instances(InstanceIds=[stopped["InstanceId"]])
     return instances
 
@@ -83,10 +97,16 @@ def test_lab_inventory_maps_instances_to_lab_hosts(
     fleet: dict[str, dict[str, Any]], moto_server: MotoServer, repo: Path, tmp_path: Path
 ) -> None:
     lab_copy = pointed_at(
-        LAB, repo, tmp_path, moto_server.endpoint,
-        filters={"tag:Project": "llm-fleet", "tag:Environment": "prod",
-                 "instance-state-name": "running"},
-    )  # fmt: skip
+        LAB,
+        repo,
+        tmp_path,
+        moto_server.endpoint,
+        filters={
+            "tag:Project": "llm-fleet",
+            "tag:Environment": "prod",
+            "instance-state-name": "running",
+        },
+    )
     inventory = inventory_list(lab_copy)
     hostvars = inventory["_meta"]["hostvars"]
     assert set(hostvars) == {"gpu-a", "gpu-b", "rag-a"}

@@ -31,9 +31,15 @@ def run_role(tmp_path: Path, **variables: object) -> tuple[int, str, Path]:
     extra = {"kernel_tuning_sysctl_file": str(sysctl_file), **variables}
     extra["kernel_tuning_limits_file"] = str(tmp_path / "limits.conf")
     proc = run_tool(
-        venv_bin("ansible-playbook"), "--check", "-i", "localhost,", playbook,
-        "-e", json.dumps(extra), timeout=300,
-    )  # fmt: skip
+        venv_bin("ansible-playbook"),
+        "--check",
+        "-i",
+        "localhost,",
+        playbook,
+        "-e",
+        json.dumps(extra),
+        timeout=300,
+    )
     return proc.returncode, proc.stdout + proc.stderr, sysctl_file
 
 

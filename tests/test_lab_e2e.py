@@ -79,8 +79,10 @@ def test_lab_down_leaves_nothing_behind(lab_up: set[str]) -> None:
     assert not STATE_FILE.exists()
     leftovers = subprocess.run(
         ["pgrep", "-f", f"moto_server -H 127.0.0.1 -p {lab_port()}|llm-fleet-lab-"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert leftovers.stdout == "", leftovers.stdout
     assert netns() <= lab_up  # every namespace the hosts had is gone
     artifacts = REPO / "artifacts"

@@ -104,8 +104,6 @@ def chunk_sections(
                 metadata["page"] = section.page
             if section.heading:
                 metadata["heading"] = section.heading
-            digest = hashlib.sha256(
-                f"{section.source}\0{len(chunks)}\0{text}".encode()
-            ).hexdigest()
+            digest = hashlib.sha256(f"{section.source}\0{len(chunks)}\0{text}".encode()).hexdigest()
             chunks.append(Chunk(id=digest[:32], text=text, metadata=metadata))
     return chunks

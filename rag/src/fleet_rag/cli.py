@@ -18,30 +18,37 @@ def build_parser() -> argparse.ArgumentParser:
         description="Ingest documents into ChromaDB and answer questions over them. "
         "Settings come from FLEET_RAG_* variables; flags override them.",
     )
-    parser.add_argument("--collection", help="collection name (FLEET_RAG_COLLECTION)")
-    parser.add_argument("--chroma-url", help="Chroma server URL; empty: embedded store")
-    parser.add_argument("--data-dir", type=Path, help="embedded store folder")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--collection", help="collection name (FLEET_RAG_COLLECTION)")
+    common.add_argument("--chroma-url", help="Chroma server URL (FLEET_RAG_CHROMA_URL)")
+    common.add_argument("--data-dir", type=Path, help="embedded store folder, without a server")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    ingest = sub.add_parser("ingest", help="ingest files and folders (PDF, DOCX, MD, TXT)")
+    ingest = sub.add_parser(
+        "ingest", parents=[common], help="ingest files and folders (PDF, DOCX, MD, TXT)"
+    )
     ingest.add_argument("paths", nargs="+", type=Path)
     ingest.add_argument("--json", action="store_true", help="print the summary as JSON")
     ingest.add_argument("--no-progress", action="store_true")
 
-    query = sub.add_parser("query", help="the chunks nearest to a question, with sources")
+    query = sub.add_parser(
+        "query", parents=[common], help="the chunks nearest to a question, with sources"
+    )
     query.add_argument("text")
     query.add_argument("-k", "--top-k", type=int)
     query.add_argument("--threshold", type=float)
     query.add_argument("--no-mmr", action="store_true")
     query.add_argument("--json", action="store_true")
 
-    listing = sub.add_parser("list", help="sources in the collection with chunk counts")
+    listing = sub.add_parser(
+        "list", parents=[common], help="sources in the collection with chunk counts"
+    )
     listing.add_argument("--json", action="store_true")
 
-    delete = sub.add_parser("delete", help="remove a source's chunks")
+    delete = sub.add_parser("delete", parents=[common], help="remove a source's chunks")
     delete.add_argument("sources", nargs="+")
 
-    serve = sub.add_parser("serve", help="run the HTTP service")
+    serve = sub.add_parser("serve", parents=[common], help="run the HTTP service")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8100)
     return parser
@@ -91,12 +98,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         from fleet_rag.retrieval import retrieve
 
         matches = retrieve(
-            store, embedder, args.text, settings, top_k=args.top_k, threshold=args.threshold,
+            store,
+            embedder,
+            args.text,
+            settings,
+            top_k=args.top_k,
+            threshold=args.threshold,
             mmr=False if args.no_mmr else None,
-        )  # fmt: skip
+        )
         if args.json:
-            rows = [{"id": m.id, "similarity": round(m.similarity, 4), "source": cite(m.metadata),
-                     "metadata": m.metadata, "text": m.text} for m in matches]  # fmt: skip
+            rows = [
+                {
+                    "id": m.id,
+                    "similarity": round(m.similarity, 4),
+                    "source": cite(m.metadata),
+                    "metadata": m.metadata,
+                    "text": m.text,
+                }
+                for m in matches
+            ]
             print(json.dumps(rows, indent=2))
         else:
             for m in matches:
@@ -107,7 +127,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_ingest(args, settings, store, embedder)
 
 
-def run_ingest(args: argparse.Namespace, settings: Settings, store: object, embedder: object) -> int:
+def run_ingest(
+    args: argparse.Namespace, settings: Settings, store: object, embedder: object
+) -> int:
     from tqdm import tqdm
 
     from fleet_rag.embeddings import Embedder

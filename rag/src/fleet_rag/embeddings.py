@@ -35,8 +35,8 @@ class Embedder:
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
-        hf_logging.set_verbosity_error()  # no weight-loading reports on every start
-        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]  # quiet loads
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
         self.name = model
         self.batch_size = batch_size

@@ -13,6 +13,10 @@ from fleet_rag.documents import Section
 SUPPORTED = (".pdf", ".docx", ".md", ".markdown", ".txt", ".text")
 
 
+# A line of a structured document: (heading level or None, its text, the line as written).
+Block = tuple[int | None, str, str]
+
+
 class LoaderError(Exception):
     """A file that cannot be ingested, and why (shown to the user as is)."""
 
@@ -66,15 +70,16 @@ def load_docx(path: Path, source: str) -> list[Section]:
         document = docx.Document(str(path))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise LoaderError(f"broken DOCX (not a readable Word document): {exc}") from None
-    blocks: list[tuple[int | None, str]] = []  # (heading level or None, text)
+    blocks: list[Block] = []
     for paragraph in document.paragraphs:
         style = paragraph.style.name if paragraph.style is not None else ""
         match = re.match(r"Heading (\d)", style or "")
         level = int(match.group(1)) if match else (1 if style == "Title" else None)
-        blocks.append((level, paragraph.text))
+        blocks.append((level, paragraph.text, paragraph.text))
     for table in document.tables:
         for row in table.rows:
-            blocks.append((None, " | ".join(cell.text for cell in row.cells)))
+            line = " | ".join(cell.text for cell in row.cells)
+            blocks.append((None, line, line))
     return _sections_from_blocks(blocks, source)
 
 
@@ -82,16 +87,16 @@ MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 
 
 def load_markdown(path: Path, source: str) -> list[Section]:
-    blocks: list[tuple[int | None, str]] = []
+    blocks: list[Block] = []
     in_fence = False
     for line in _read_text(path).splitlines():
         if line.lstrip().startswith(("```", "~~~")):
             in_fence = not in_fence
         match = None if in_fence else MD_HEADING.match(line)
         if match:
-            blocks.append((len(match.group(1)), match.group(2)))
+            blocks.append((len(match.group(1)), match.group(2), line))
         else:
-            blocks.append((None, line))
+            blocks.append((None, line, line))
     return _sections_from_blocks(blocks, source)
 
 
@@ -109,8 +114,9 @@ def _read_text(path: Path) -> str:
         raise LoaderError(f"not UTF-8 text (byte {exc.start})") from None
 
 
-def _sections_from_blocks(blocks: list[tuple[int | None, str]], source: str) -> list[Section]:
-    """Group lines under their heading path ("Guide > Install"); a heading opens a section."""
+def _sections_from_blocks(blocks: list[Block], source: str) -> list[Section]:
+    """Group lines under their heading path ("Guide > Install"); a heading opens a section.
+    Offsets count the document's own lines (a Markdown heading with its #s)."""
     sections: list[Section] = []
     trail: list[tuple[int, str]] = []
     lines: list[str] = []
@@ -121,15 +127,15 @@ def _sections_from_blocks(blocks: list[tuple[int | None, str]], source: str) -> 
         heading = " > ".join(title for _, title in trail) or None
         sections.append(Section(text=text, source=source, start=start, heading=heading))
 
-    for level, text in blocks:
+    for level, text, raw in blocks:
         if level is not None:
             if lines:
                 close()
             trail = [(lvl, title) for lvl, title in trail if lvl < level] + [(level, text)]
-            lines, start = [], offset + len(text) + 1
+            lines, start = [], offset + len(raw) + 1
         else:
             lines.append(text)
-        offset += len(text) + 1
+        offset += len(raw) + 1
     if lines:
         close()
     return sections

@@ -61,7 +61,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        state["embedder"] = (embedder_factory or (lambda: Embedder(settings.embedding_model, settings.embedding_batch)))()
+        state["embedder"] = (
+            embedder_factory
+            or (lambda: Embedder(settings.embedding_model, settings.embedding_batch))
+        )()
         state["store"] = (store_factory or (lambda: Store.open(settings)))()
         yield
 
@@ -128,17 +131,31 @@ def create_app(
         if request.stream is False:
             text = "".join([piece async for piece in _guarded(pieces)])
             return JSONResponse(
-                {"model": model, "created_at": now(), "done": True, "done_reason": "stop",
-                 "message": {"role": "assistant", "content": text}}
-            )  # fmt: skip
+                {
+                    "model": model,
+                    "created_at": now(),
+                    "done": True,
+                    "done_reason": "stop",
+                    "message": {"role": "assistant", "content": text},
+                }
+            )
 
         async def ndjson() -> AsyncIterator[str]:
             async for piece in _guarded(pieces):
-                event = {"model": model, "created_at": now(), "done": False,
-                         "message": {"role": "assistant", "content": piece}}  # fmt: skip
+                event = {
+                    "model": model,
+                    "created_at": now(),
+                    "done": False,
+                    "message": {"role": "assistant", "content": piece},
+                }
                 yield json.dumps(event) + "\n"
-            final = {"model": model, "created_at": now(), "done": True, "done_reason": "stop",
-                     "message": {"role": "assistant", "content": ""}}  # fmt: skip
+            final = {
+                "model": model,
+                "created_at": now(),
+                "done": True,
+                "done_reason": "stop",
+                "message": {"role": "assistant", "content": ""},
+            }
             yield json.dumps(final) + "\n"
 
         return StreamingResponse(ndjson(), media_type="application/x-ndjson")
@@ -147,9 +164,15 @@ def create_app(
     async def openai_models() -> dict[str, Any]:
         return {
             "object": "list",
-            "data": [{"id": settings.model_name, "object": "model", "created": 0,
-                      "owned_by": "fleet-rag"}],
-        }  # fmt: skip
+            "data": [
+                {
+                    "id": settings.model_name,
+                    "object": "model",
+                    "created": 0,
+                    "owned_by": "fleet-rag",
+                }
+            ],
+        }
 
     @app.post("/v1/chat/completions", response_model=None)
     async def openai_chat(request: ChatRequest) -> StreamingResponse | JSONResponse:
@@ -160,17 +183,30 @@ def create_app(
         if not request.stream:
             text = "".join([piece async for piece in _guarded(pieces)])
             return JSONResponse(
-                {"id": completion_id, "object": "chat.completion", "created": created,
-                 "model": model,
-                 "choices": [{"index": 0, "finish_reason": "stop",
-                              "message": {"role": "assistant", "content": text}}]}
-            )  # fmt: skip
+                {
+                    "id": completion_id,
+                    "object": "chat.completion",
+                    "created": created,
+                    "model": model,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "finish_reason": "stop",
+                            "message": {"role": "assistant", "content": text},
+                        }
+                    ],
+                }
+            )
 
         async def sse() -> AsyncIterator[str]:
             def event(delta: dict[str, str], finish: str | None) -> str:
-                body = {"id": completion_id, "object": "chat.completion.chunk",
-                        "created": created, "model": model,
-                        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}  # fmt: skip
+                body = {
+                    "id": completion_id,
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": model,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                }
                 return f"data: {json.dumps(body)}\n\n"
 
             yield event({"role": "assistant"}, None)

@@ -1,0 +1,80 @@
+"""Ingest, re-ingest, edit and bad input against a real embedded Chroma store and the real
+embedding model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fleet_rag.embeddings import Embedder
+from fleet_rag.ingest import ingest_paths
+from fleet_rag.settings import Settings
+from fleet_rag.store import Store
+from tests.samples import write_bad_files, write_good_corpus
+
+
+def test_folder_with_each_type_is_ingested_and_reported(
+    tmp_path: Path, store: Store, embedder: Embedder, settings: Settings
+) -> None:
+    write_good_corpus(tmp_path / "docs")
+    summary = ingest_paths([tmp_path / "docs"], store, embedder, settings)
+    assert {f.source: f.status for f in summary.files} == {
+        "aurora.pdf": "added",
+        "borealis.docx": "added",
+        "quasar.txt": "added",
+        "zephyr.md": "added",
+    }
+    assert store.count() == summary.chunks > 0
+    assert set(store.sources()) == {"aurora.pdf", "borealis.docx", "quasar.txt", "zephyr.md"}
+
+
+def test_reingesting_unchanged_files_changes_nothing(
+    tmp_path: Path, store: Store, embedder: Embedder, settings: Settings
+) -> None:
+    write_good_corpus(tmp_path / "docs")
+    ingest_paths([tmp_path / "docs"], store, embedder, settings)
+    before = store.collection.get(include=["documents"])
+    again = ingest_paths([tmp_path / "docs"], store, embedder, settings)
+    assert {f.status for f in again.files} == {"unchanged"}
+    assert not again.changed
+    assert store.collection.get(include=["documents"]) == before
+
+
+def test_an_edited_file_replaces_its_old_chunks(
+    tmp_path: Path, store: Store, embedder: Embedder, settings: Settings
+) -> None:
+    docs = write_good_corpus(tmp_path / "docs")
+    ingest_paths([docs["txt"]], store, embedder, settings)
+    old_ids, _ = store.source_ids("quasar.txt")
+    docs["txt"].write_text("The Quasar bakery now opens at seven and sells sourdough.\n")
+    summary = ingest_paths([docs["txt"]], store, embedder, settings)
+    assert summary.files[0].status == "replaced" and summary.files[0].removed == len(old_ids)
+    new_ids, _ = store.source_ids("quasar.txt")
+    assert not set(new_ids) & set(old_ids)
+    texts = store.collection.get(ids=new_ids, include=["documents"])["documents"]
+    assert any("sourdough" in text for text in texts)
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "corrupt PDF",
+        "encrypted PDF",
+        "broken DOCX",
+        "empty file",
+        "unsupported file type",
+        "over the",
+    ],
+)
+def test_bad_input_fails_alone_and_leaves_the_index_as_it_was(
+    tmp_path: Path, store: Store, embedder: Embedder, settings: Settings, reason: str
+) -> None:
+    docs = write_good_corpus(tmp_path / "docs")
+    ingest_paths([docs["md"]], store, embedder, settings)
+    before = store.collection.get(include=["documents", "metadatas"])
+    bad = write_bad_files(tmp_path / "bad")[reason]
+    summary = ingest_paths([bad], store, embedder, settings)
+    (result,) = summary.files
+    assert result.status == "failed" and reason in result.reason
+    assert store.collection.get(include=["documents", "metadatas"]) == before

@@ -1,0 +1,27 @@
+"""fleet_common: venv from the wheelhouse, secrets generated once or enforced, health gate."""
+
+from __future__ import annotations
+
+import hashlib
+
+from testinfra.host import Host
+
+
+def test_venv_has_the_pinned_package(host: Host) -> None:
+    result = host.run("/opt/molecule/venv/bin/python -c 'import tqdm; print(tqdm.__version__)'")
+    assert result.rc == 0 and result.stdout.strip() == "4.70.1"
+    assert host.file("/opt/molecule/venv").user == "root"
+
+
+def test_generated_secret_is_private_and_kept(host: Host) -> None:
+    secret = host.file("/etc/molecule-generated.secret")
+    assert secret.mode == 0o640 and secret.user == "root"
+    value = secret.content_string
+    assert len(value) == 48 and value.isalnum()
+    # The converge and the idempotence run both handed the same value to the caller.
+    kept = host.file("/root/generated-secret.sha256").content_string
+    assert kept == hashlib.sha256(value.encode()).hexdigest()
+
+
+def test_given_secret_is_enforced(host: Host) -> None:
+    assert host.file("/etc/molecule-given.secret").content_string == "given-from-vault"

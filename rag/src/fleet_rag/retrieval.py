@@ -24,20 +24,25 @@ def retrieve(
     floor = settings.threshold if threshold is None else threshold
     use_mmr = settings.mmr if mmr is None else mmr
     query_vector = embedder.embed([query])[0]
-    candidates = store.nearest(query_vector, n=k * 4 if use_mmr else k, with_embeddings=use_mmr)
+    candidates = store.nearest(query_vector, n=k * 4 if use_mmr else k)
     above = [m for m in candidates if m.similarity >= floor]
-    if not use_mmr:
+    if not use_mmr or len(above) <= 1:
         return above[:k]
-    return mmr_select(query_vector, above, k, settings.mmr_lambda)
+    # The candidates' vectors are embedded again here rather than fetched: Chroma's Python
+    # server (1.5) fails to serialise embeddings in query and get responses.
+    vectors = embedder.embed([m.text for m in above])
+    return mmr_select(query_vector, above, vectors, k, settings.mmr_lambda)
 
 
 def mmr_select(
-    query: Sequence[float], candidates: list[Match], k: int, weight: float
+    query: Sequence[float],
+    candidates: list[Match],
+    embeddings: Sequence[Sequence[float]],
+    k: int,
+    weight: float,
 ) -> list[Match]:
     """Maximal marginal relevance: relevance to the query minus redundancy with picks so far."""
-    if len(candidates) <= 1:
-        return candidates[:k]
-    vectors = np.array([m.embedding for m in candidates], dtype=np.float32)
+    vectors = np.array(embeddings, dtype=np.float32)
     relevance = vectors @ np.asarray(query, dtype=np.float32)
     similarity = vectors @ vectors.T
     chosen: list[int] = []

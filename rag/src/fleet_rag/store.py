@@ -21,7 +21,6 @@ class Match:
     text: str
     metadata: Metadata
     similarity: float  # cosine similarity, 1 = identical direction
-    embedding: list[float] | None = None
 
 
 def connect(settings: Settings) -> Any:
@@ -115,28 +114,20 @@ class Store:
                 return dict(sorted(counts.items()))
             offset += 5000
 
-    def nearest(self, embedding: Sequence[float], n: int, with_embeddings: bool) -> list[Match]:
+    def nearest(self, embedding: Sequence[float], n: int) -> list[Match]:
         if n < 1 or self.count() == 0:
             return []
-        include = ["documents", "metadatas", "distances"]
-        if with_embeddings:
-            include.append("embeddings")
         result = self.collection.query(
-            query_embeddings=[list(embedding)], n_results=n, include=include
+            query_embeddings=[list(embedding)],
+            n_results=n,
+            include=["documents", "metadatas", "distances"],
         )
-        embeddings = result.get("embeddings")
-        matches = []
-        for i, chunk_id in enumerate(result["ids"][0]):
-            vector = None
-            if with_embeddings and embeddings is not None:
-                vector = [float(x) for x in embeddings[0][i]]
-            matches.append(
-                Match(
-                    id=chunk_id,
-                    text=result["documents"][0][i],
-                    metadata=result["metadatas"][0][i],
-                    similarity=1.0 - float(result["distances"][0][i]),
-                    embedding=vector,
-                )
+        return [
+            Match(
+                id=chunk_id,
+                text=result["documents"][0][i],
+                metadata=result["metadatas"][0][i],
+                similarity=1.0 - float(result["distances"][0][i]),
             )
-        return matches
+            for i, chunk_id in enumerate(result["ids"][0])
+        ]

@@ -25,3 +25,14 @@ def test_generated_secret_is_private_and_kept(host: Host) -> None:
 
 def test_given_secret_is_enforced(host: Host) -> None:
     assert host.file("/etc/molecule-given.secret").content_string == "given-from-vault"
+
+
+def test_hardened_unit_runs_sandboxed(host: Host) -> None:
+    dropin = host.file("/etc/systemd/system/molecule-http.service.d/10-hardening.conf")
+    assert "ProtectSystem=strict" in dropin.content_string
+    assert "ReadWritePaths=/srv" in dropin.content_string
+    show = host.run(
+        "systemctl show molecule-http.service -p ProtectSystem -p NoNewPrivileges -p ActiveState"
+    ).stdout
+    assert "ProtectSystem=strict" in show and "NoNewPrivileges=yes" in show
+    assert "ActiveState=active" in show

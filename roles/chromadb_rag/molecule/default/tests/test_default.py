@@ -1,0 +1,104 @@
+"""chromadb_rag: Chroma (token auth) and fleet-rag run hardened on loopback; the shipped
+documents are ingested and retrievable with their sources."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from testinfra.host import Host
+
+READ_TAGS = "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8100/api/tags').read().decode())"
+HEARTBEAT = (
+    "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/api/v2/heartbeat')"
+)
+ENV = "set -a; . /etc/fleet-rag/fleet-rag.env; set +a;"
+COLLECTIONS = (
+    "http://127.0.0.1:8000/api/v2/tenants/default_tenant/databases/default_database/collections"
+)
+
+
+def http_status(host: Host, url: str, token: str = "") -> int:
+    script = (
+        "import sys, urllib.request, urllib.error\n"
+        "r = urllib.request.Request(sys.argv[1])\n"
+        "if sys.argv[2]: r.add_header('Authorization', 'Bearer ' + sys.argv[2])\n"
+        "try: print(urllib.request.urlopen(r, timeout=10).status)\n"
+        "except urllib.error.HTTPError as e: print(e.code)\n"
+    )
+    return int(host.check_output("python3 -c %s %s %s", script, url, token))
+
+
+def fleet_rag(host: Host, *args: str) -> str:
+    placeholders = " ".join(["%s"] * len(args))
+    command = f"{ENV} runuser -u rag -- /opt/fleet-rag/venv/bin/fleet-rag {placeholders}"
+    return str(host.check_output(command, *args))
+
+
+@pytest.mark.parametrize(
+    ("unit", "user", "port"), [("chroma", "chroma", 8000), ("fleet-rag", "rag", 8100)]
+)
+def test_services_run_as_their_users_on_loopback(
+    host: Host, unit: str, user: str, port: int
+) -> None:
+    service = host.service(f"{unit}.service")
+    assert service.is_running and service.is_enabled
+    assert host.check_output(f"systemctl show -p User --value {unit}.service") == user
+    assert host.socket(f"tcp://127.0.0.1:{port}").is_listening
+    assert not host.socket(f"tcp://0.0.0.0:{port}").is_listening
+    show = host.check_output(f"systemctl show {unit}.service -p ProtectSystem -p NoNewPrivileges")
+    assert "ProtectSystem=strict" in show and "NoNewPrivileges=yes" in show
+
+
+def test_chroma_requires_its_token(host: Host) -> None:
+    token_file = host.file("/etc/chroma/token")
+    assert token_file.mode == 0o640 and token_file.group == "chroma"
+    token = token_file.content_string.strip()
+    assert len(token) == 48
+    assert http_status(host, COLLECTIONS) == 403
+    assert http_status(host, COLLECTIONS, "wrong-token") == 403
+    assert http_status(host, COLLECTIONS, token) == 200
+
+
+def test_rag_service_answers_health_and_lists_its_model(host: Host) -> None:
+    assert http_status(host, "http://127.0.0.1:8100/health") == 200
+    tags = json.loads(
+        host.check_output(
+            "python3 -c \"import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8100/api/tags').read().decode())\""
+        )
+    )
+    assert [m["name"] for m in tags["models"]] == ["fleet-rag"]
+
+
+def test_every_shipped_document_is_ingested(host: Host) -> None:
+    sources = json.loads(fleet_rag(host, "list", "--json"))
+    assert set(sources) == {
+        "aurora-operations.pdf",
+        "borealis-handbook.docx",
+        "quasar-bakery.txt",
+        "zephyr-colony.md",
+    }
+
+
+@pytest.mark.parametrize(
+    ("question", "citation"),
+    [
+        ("How often is the Aurora turbine maintained?", "aurora-operations.pdf (page 2)"),
+        ("What do the Zephyr penguins eat?", "zephyr-colony.md (Zephyr colony > Diet)"),
+    ],
+)
+def test_an_ingested_document_is_retrievable_with_its_source(
+    host: Host, question: str, citation: str
+) -> None:
+    matches = json.loads(fleet_rag(host, "query", question, "--json"))
+    assert matches[0]["source"] == citation
+
+
+def test_data_survives_a_restart(host: Host) -> None:
+    before = json.loads(fleet_rag(host, "list", "--json"))
+    host.check_output("systemctl restart chroma.service")
+    host.check_output(
+        "for i in $(seq 60); do python3 -c %s 2>/dev/null && exit 0; sleep 1; done; exit 1",
+        HEARTBEAT,
+    )
+    assert json.loads(fleet_rag(host, "list", "--json")) == before

@@ -16,11 +16,11 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_FORCE_COLOR := 0
 export PY_COLORS := 0
 
-.PHONY: setup system-packages venv image wheelhouse rag-venv lab lab-up lab-status lab-down \
+.PHONY: setup system-packages venv image wheelhouse standin rag-venv lab lab-up lab-status lab-down \
 	site test lint pytest rag-test molecule lock clean
 
 ## Setup ---------------------------------------------------------------------------------------
-setup: system-packages venv image wheelhouse
+setup: system-packages venv image wheelhouse standin
 
 system-packages: .cache/system-packages.stamp
 .cache/system-packages.stamp:
@@ -45,6 +45,12 @@ $(WHEELHOUSE)/.complete: requirements-hosts.txt
 	@mkdir -p $(WHEELHOUSE)
 	python3 -m pip download -q -d $(WHEELHOUSE) -r requirements-hosts.txt
 	@touch $@
+
+# The Ollama-API-compatible TEST STAND-IN packed as Ollama release archives (the real binary
+# cannot be downloaded here): the versions the ollama scenario installs and upgrades between.
+STANDIN_VERSIONS := 0.12.5 0.12.6
+standin: venv
+	$(PY) -m tools.build_ollama_standin $(STANDIN_VERSIONS)
 
 # fleet-rag's own venv for its tests, installed from the wheelhouse only.
 rag-venv: $(RAG_VENV)/.installed

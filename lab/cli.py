@@ -12,9 +12,11 @@ from lab.config import (
     AVAILABILITY_ZONES,
     FACT_CACHE,
     HOST_PREFIX,
+    HOST_WHEELHOUSE,
     LABEL,
     ROLE_INSTANCE_TYPES,
     STATE_DIR,
+    WHEELHOUSE,
     lab_endpoint,
     lab_port,
 )
@@ -25,16 +27,17 @@ from lab.state import LabHost, LabState
 
 
 def start_host(name: str, image: str) -> None:
+    volumes = []
+    if WHEELHOUSE.is_dir():
+        volumes = ["--volume", f"{WHEELHOUSE}:{HOST_WHEELHOUSE}:ro"]
     podman(
         "run",
         "--detach",
-        "--name",
-        name,
-        "--hostname",
-        name,
-        "--label",
-        f"{LABEL}=true",
+        f"--name={name}",
+        f"--hostname={name}",
+        f"--label={LABEL}=true",
         "--systemd=always",
+        *volumes,
         image,
         "/sbin/init",
     )

@@ -16,6 +16,10 @@ STATE_FILE = STATE_DIR / "state.json"
 FACT_CACHE = REPO / ".cache" / "facts"
 CONTAINERS_CONF = REPO / "lab" / "containers.conf"
 LAB_INVENTORY = REPO / "inventories" / "lab" / "aws_ec2.yml"
+# Host-side wheels (`make wheelhouse`), mounted read-only into every lab host: the roles'
+# air-gapped install path (*_pip_find_links) without copying gigabytes into each host.
+WHEELHOUSE = REPO / ".cache" / "wheelhouse"
+HOST_WHEELHOUSE = "/srv/wheelhouse"
 
 PROJECT_TAG = "llm-fleet"
 ENVIRONMENT_TAG = "lab"

@@ -39,11 +39,11 @@ $(VENV)/.installed: requirements-dev.txt constraints.txt
 image: system-packages venv
 	$(PY) -m lab image
 
-# Host-side wheels (Open WebUI, ChromaDB, torch CPU, fleet-rag's needs), downloaded once.
+# Host-side wheels (Open WebUI, ChromaDB, torch CPU, fleet-rag's needs), downloaded once, for
+# the hosts' Python (pip runs inside a lab host image).
 wheelhouse: $(WHEELHOUSE)/.complete
-$(WHEELHOUSE)/.complete: requirements-hosts.txt
-	@mkdir -p $(WHEELHOUSE)
-	python3 -m pip download -q -d $(WHEELHOUSE) -r requirements-hosts.txt
+$(WHEELHOUSE)/.complete: requirements-hosts.txt | image
+	$(PY) -m lab wheelhouse
 	@touch $@
 
 # The Ollama-API-compatible TEST STAND-IN packed as Ollama release archives (the real binary
@@ -56,8 +56,8 @@ standin: venv
 rag-venv: $(RAG_VENV)/.installed
 $(RAG_VENV)/.installed: $(WHEELHOUSE)/.complete rag/pyproject.toml
 	python3 -m venv $(RAG_VENV)
-	$(RAG_VENV)/bin/pip install -q --no-index --find-links $(WHEELHOUSE) torch==2.13.0
-	$(RAG_VENV)/bin/pip install -q --no-index --find-links $(WHEELHOUSE) -e 'rag[model,test,bench]'
+	$(RAG_VENV)/bin/pip install -q --find-links $(WHEELHOUSE) torch==2.13.0
+	$(RAG_VENV)/bin/pip install -q --find-links $(WHEELHOUSE) -e 'rag[model,test,bench]'
 	@touch $@
 
 ## The lab -------------------------------------------------------------------------------------

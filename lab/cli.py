@@ -147,6 +147,15 @@ def cmd_down(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_wheelhouse(args: argparse.Namespace) -> int:
+    from lab.wheelhouse import download
+
+    ensure_image()
+    took = download()
+    print(f"wheelhouse {WHEELHOUSE}: {len(list(WHEELHOUSE.glob('*.whl')))} wheels ({took:.0f}s)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -163,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     image = sub.add_parser("image", help="build (or reuse) the cached base image")
     image.add_argument("--rebuild", action="store_true")
     image.set_defaults(func=cmd_image)
+    sub.add_parser(
+        "wheelhouse", help="download the hosts' wheels for the hosts' Python (in a host image)"
+    ).set_defaults(func=cmd_wheelhouse)
     return parser
 
 

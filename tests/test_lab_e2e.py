@@ -7,12 +7,13 @@ import json
 import subprocess
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from lab.config import LABEL, REPO, STATE_FILE, lab_port, venv_bin
 from lab.ec2 import port_is_open
-from lab.podman import containers_with_label
+from lab.podman import containers_with_label, podman
 from tests.helpers import inventory_list, recap, run_tool
 
 pytestmark = pytest.mark.lab
@@ -63,6 +64,77 @@ def test_site_converges_then_changes_nothing(lab_up: set[str]) -> None:
     counters = recap(second.stdout)
     assert set(counters) == {"llm-fleet-lab-1", "llm-fleet-lab-2"}
     assert all(c["changed"] == 0 and c["failed"] == 0 for c in counters.values()), counters
+
+
+CALL = """
+import json, sys, urllib.request, urllib.error
+method, url, token, body = sys.argv[1:5]
+request = urllib.request.Request(url, method=method, data=body.encode() if body else None)
+request.add_header("Content-Type", "application/json")
+if token:
+    request.add_header("Authorization", "Bearer " + token)
+with urllib.request.urlopen(request, timeout=300) as response:
+    print(response.read().decode())
+"""
+
+
+def on_host(host: str, method: str, url: str, token: str = "", body: object = None) -> Any:
+    """Call an HTTP API from inside a lab host (the services listen on its loopback)."""
+    payload = json.dumps(body) if body is not None else ""
+    out = podman("exec", host, "python3", "-c", CALL, method, url, token, payload)
+    return json.loads(out)
+
+
+@pytest.fixture(scope="module")
+def webui_token(lab_up: set[str]) -> str:
+    password = podman("exec", "llm-fleet-lab-1", "cat", "/etc/open-webui/admin-password").strip()
+    signin = on_host(
+        "llm-fleet-lab-1",
+        "POST",
+        "http://127.0.0.1:8080/api/v1/auths/signin",
+        body={"email": "admin@llm-fleet.local", "password": password},
+    )
+    assert signin["role"] == "admin"
+    return str(signin["token"])
+
+
+def test_open_webui_chat_completion_from_the_ollama_stand_in(webui_token: str) -> None:
+    """Through Open WebUI's API with the bootstrapped admin, answered by the Ollama
+    TEST STAND-IN (not Ollama)."""
+    reply = on_host(
+        "llm-fleet-lab-1",
+        "POST",
+        "http://127.0.0.1:8080/api/chat/completions",
+        webui_token,
+        {
+            "model": "llama3.2:1b",
+            "stream": False,
+            "messages": [{"role": "user", "content": "Hello fleet"}],
+        },
+    )
+    assert reply["choices"][0]["message"]["content"] == (
+        "Stand-in answer from llama3.2:1b to: Hello fleet"
+    )
+
+
+def test_rag_model_through_open_webui_cites_the_right_file_and_page(webui_token: str) -> None:
+    models = on_host("llm-fleet-lab-1", "GET", "http://127.0.0.1:8080/api/models", webui_token)
+    assert "fleet-rag" in [m["id"] for m in models["data"]]
+    question = "How often is the Aurora turbine maintained?"
+    reply = on_host(
+        "llm-fleet-lab-1",
+        "POST",
+        "http://127.0.0.1:8080/api/chat/completions",
+        webui_token,
+        {
+            "model": "fleet-rag",
+            "stream": False,
+            "messages": [{"role": "user", "content": question}],
+        },
+    )
+    content = reply["choices"][0]["message"]["content"]
+    assert "every ninety days" in content
+    assert "Sources:\n1. aurora-operations.pdf (page 2)" in content
 
 
 def test_lab_status_reports_healthy(lab_up: set[str]) -> None:

@@ -61,6 +61,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     unknown = sorted(set(roles) - set(ROLE_INSTANCE_TYPES))
     if unknown:
         raise SystemExit(f"unknown lab role(s) {unknown}; known: {sorted(ROLE_INSTANCE_TYPES)}")
+    stale = containers_with_label(LABEL)
+    if stale:  # hosts left by a lab whose state was lost (another checkout, a crash)
+        print(f"removing stale lab hosts {stale}")
+        podman("rm", "--force", "--time", "0", *stale)
     started = time.monotonic()
     image, took = ensure_image()
     print(f"image {image}: " + ("cached" if took is None else f"built in {took:.0f}s"))

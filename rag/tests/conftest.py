@@ -35,6 +35,20 @@ def store(settings: Settings) -> Store:
     return Store.open(settings)
 
 
+def wait_until_answering(url: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """Poll url until it answers; kill the server and fail if it dies or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                pytest.fail(f"{url} did not answer within {timeout:.0f}s")
+            time.sleep(0.2)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -57,16 +71,7 @@ def ollama_standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/api/version", timeout=1).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise
-            time.sleep(0.1)
+    wait_until_answering(f"{url}/api/version", proc, timeout=20)
     request = urllib.request.Request(
         f"{url}/api/pull", data=json.dumps({"model": "llama3.2:1b", "stream": False}).encode()
     )

@@ -58,6 +58,17 @@ def write_good_corpus(folder: Path) -> dict[str, Path]:
     }
 
 
+# The reason the loaders give for each bad sample (the keys of write_bad_files).
+BAD_REASONS = (
+    "corrupt PDF",
+    "encrypted PDF",
+    "broken DOCX",
+    "empty file",
+    "unsupported file type",
+    "over the",
+)
+
+
 def write_bad_files(folder: Path) -> dict[str, Path]:
     """One file per way a document can be bad, keyed by the reason the loader must give."""
     folder.mkdir(parents=True, exist_ok=True)

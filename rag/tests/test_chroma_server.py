@@ -7,8 +7,6 @@ import dataclasses
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +17,7 @@ from fleet_rag.ingest import ingest_paths
 from fleet_rag.retrieval import retrieve
 from fleet_rag.settings import Settings
 from fleet_rag.store import Store
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_until_answering
 from tests.samples import write_good_corpus
 
 TOKEN = "chroma-test-token"
@@ -56,16 +54,7 @@ def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                server.kill()
-                pytest.fail("Chroma's server did not start")
-            time.sleep(0.3)
+    wait_until_answering(f"{url}/api/v2/heartbeat", server, timeout=60)
     yield url
     server.terminate()
     server.wait(timeout=20)

@@ -11,7 +11,7 @@ from fleet_rag.embeddings import Embedder
 from fleet_rag.ingest import ingest_paths
 from fleet_rag.settings import Settings
 from fleet_rag.store import Store
-from tests.samples import write_bad_files, write_good_corpus
+from tests.samples import BAD_REASONS, write_bad_files, write_good_corpus
 
 
 def test_folder_with_each_type_is_ingested_and_reported(
@@ -56,17 +56,7 @@ def test_an_edited_file_replaces_its_old_chunks(
     assert any("sourdough" in text for text in texts)
 
 
-@pytest.mark.parametrize(
-    "reason",
-    [
-        "corrupt PDF",
-        "encrypted PDF",
-        "broken DOCX",
-        "empty file",
-        "unsupported file type",
-        "over the",
-    ],
-)
+@pytest.mark.parametrize("reason", BAD_REASONS)
 def test_bad_input_fails_alone_and_leaves_the_index_as_it_was(
     tmp_path: Path, store: Store, embedder: Embedder, settings: Settings, reason: str
 ) -> None:

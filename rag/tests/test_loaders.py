@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from fleet_rag.loaders import LoaderError, load_document
-from tests.samples import GOOD_TEXT, write_bad_files, write_good_corpus
+from tests.samples import BAD_REASONS, GOOD_TEXT, write_bad_files, write_good_corpus
 
 
 @pytest.fixture
@@ -39,17 +39,7 @@ def test_plain_text(corpus: dict[str, Path]) -> None:
     assert section.text.strip() == GOOD_TEXT["txt"] and section.start == 0
 
 
-@pytest.mark.parametrize(
-    "reason",
-    [
-        "corrupt PDF",
-        "encrypted PDF",
-        "broken DOCX",
-        "empty file",
-        "unsupported file type",
-        "over the",
-    ],
-)
+@pytest.mark.parametrize("reason", BAD_REASONS)
 def test_bad_files_get_a_clear_reason(tmp_path: Path, reason: str) -> None:
     path = write_bad_files(tmp_path / "bad")[reason]
     with pytest.raises(LoaderError, match=reason):

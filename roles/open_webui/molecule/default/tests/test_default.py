@@ -4,6 +4,7 @@ service on loopback, health, the bootstrapped admin, models listed and a chat co
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -18,7 +19,8 @@ if token:
     request.add_header("Authorization", "Bearer " + token)
 try:
     with urllib.request.urlopen(request, timeout=120) as response:
-        print(json.dumps({"status": response.status, "body": json.loads(response.read() or b"null")}))
+        body = json.loads(response.read() or b"null")
+        print(json.dumps({"status": response.status, "body": body}))
 except urllib.error.HTTPError as error:
     print(json.dumps({"status": error.code, "body": error.read().decode()}))
 """
@@ -102,3 +104,15 @@ def test_chat_completion_through_open_webui(host: Host, token: str) -> None:
     assert result["status"] == 200, result
     content = result["body"]["choices"][0]["message"]["content"]
     assert content == "Stand-in answer from llama3.2:1b to: Say hello"
+
+
+def test_systemd_brings_a_killed_open_webui_back(host: Host) -> None:
+    pid = host.check_output("systemctl show -p MainPID --value open-webui.service")
+    host.check_output("systemctl kill --signal=SIGKILL open-webui.service")
+    for _ in range(90):
+        time.sleep(2)
+        new_pid = host.check_output("systemctl show -p MainPID --value open-webui.service")
+        if new_pid not in ("0", pid) and call(host, "GET", "/health")["status"] == 200:
+            break
+    assert new_pid not in ("0", pid)
+    assert call(host, "GET", "/health")["status"] == 200

@@ -6,6 +6,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 RAG_VENV := .venv-rag
+CHECKOV_VENV := .venv-checkov
 WHEELHOUSE := .cache/wheelhouse
 HOSTS ?= 2
 ROLES ?= $(notdir $(wildcard roles/*))
@@ -16,11 +17,11 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_FORCE_COLOR := 0
 export PY_COLORS := 0
 
-.PHONY: setup system-packages venv image wheelhouse standin rag-venv lab lab-up lab-status lab-down \
+.PHONY: setup system-packages venv checkov-venv image wheelhouse standin rag-venv lab lab-up lab-status lab-down \
 	site test lint pytest rag-test molecule lock clean
 
 ## Setup ---------------------------------------------------------------------------------------
-setup: system-packages venv image wheelhouse standin
+setup: system-packages venv checkov-venv image wheelhouse standin
 
 system-packages: .cache/system-packages.stamp
 .cache/system-packages.stamp:
@@ -34,6 +35,14 @@ $(VENV)/.installed: requirements-dev.txt constraints.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -r requirements-dev.txt -c constraints.txt
+	@touch $@
+
+# checkov in a venv of its own (python-hcl2, which the terraform tests use, breaks its parser).
+checkov-venv: $(CHECKOV_VENV)/.installed
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt constraints-checkov.txt
+	python3 -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install -q --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install -q -r requirements-checkov.txt -c constraints-checkov.txt
 	@touch $@
 
 image: system-packages venv
@@ -98,9 +107,11 @@ molecule:
 	done
 
 ## Maintenance ---------------------------------------------------------------------------------
-lock: venv
+lock: venv checkov-venv
 	{ echo '# Every package of the controller venv, pinned (pip freeze). Regenerate with `make lock`.'; \
 	  $(VENV)/bin/pip freeze --exclude-editable; } > constraints.txt
+	{ echo '# Every package of the checkov venv, pinned (pip freeze). Regenerate with `make lock`.'; \
+	  $(CHECKOV_VENV)/bin/pip freeze; } > constraints-checkov.txt
 
 clean: lab-down
-	rm -rf $(VENV) $(RAG_VENV) .cache artifacts
+	rm -rf $(VENV) $(RAG_VENV) $(CHECKOV_VENV) .cache artifacts

@@ -1,0 +1,176 @@
+data "aws_ssm_parameter" "ami" {
+  count = var.ami_id == "" ? 1 : 0
+  name  = var.ami_ssm_parameter
+}
+
+locals {
+  ami_id = var.ami_id != "" ? var.ami_id : nonsensitive(data.aws_ssm_parameter.ami[0].value)
+
+  # Exactly the tags inventories/aws_ec2.yml filters (Project) and groups (Role, Environment) on.
+  host_tags = {
+    Name        = "${var.name}-${var.role}"
+    Project     = var.project
+    Role        = var.role
+    Environment = var.environment
+  }
+}
+
+resource "aws_launch_template" "this" {
+  name_prefix   = "${var.name}-${var.role}-"
+  description   = "${var.role} hosts of ${var.name}; configured by Ansible after launch"
+  image_id      = local.ami_id
+  instance_type = var.instance_type
+  ebs_optimized = true
+  user_data     = base64encode(templatefile("${path.module}/user_data.sh.tftpl", { data_label = "llmfleet-data" }))
+
+  iam_instance_profile {
+    name = var.instance_profile_name
+  }
+
+  network_interfaces {
+    associate_public_ip_address = false
+    delete_on_termination       = true
+    security_groups             = var.security_group_ids
+  }
+
+  # IMDSv2 only; one hop, so nothing in a container on the host can reach the credentials.
+  metadata_options {
+    http_endpoint               = "enabled"
+    http_tokens                 = "required"
+    http_put_response_hop_limit = 1
+    instance_metadata_tags      = "enabled"
+  }
+
+  monitoring {
+    enabled = true
+  }
+
+  block_device_mappings {
+    device_name = "/dev/xvda"
+    ebs {
+      volume_type           = "gp3"
+      volume_size           = var.root_volume_size_gb
+      encrypted             = true
+      kms_key_id            = var.kms_key_arn
+      delete_on_termination = true
+    }
+  }
+
+  block_device_mappings {
+    device_name = "/dev/sdf"
+    ebs {
+      volume_type           = "gp3"
+      volume_size           = var.data_volume_size_gb
+      throughput            = 250
+      iops                  = 4000
+      encrypted             = true
+      kms_key_id            = var.kms_key_arn
+      delete_on_termination = true
+    }
+  }
+
+  tag_specifications {
+    resource_type = "instance"
+    tags          = local.host_tags
+  }
+
+  tag_specifications {
+    resource_type = "volume"
+    tags          = local.host_tags
+  }
+
+  tags = local.host_tags
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_autoscaling_group" "this" {
+  name_prefix         = "${var.name}-${var.role}-"
+  vpc_zone_identifier = var.subnet_ids
+  min_size            = var.min_size
+  max_size            = var.max_size
+  desired_capacity    = var.desired_capacity
+  target_group_arns   = var.target_group_arns
+  # ELB health counts only after Ansible has configured the host: new hosts wait in the launch
+  # lifecycle hook (below) until the deploy workflow completes it, and the grace period covers it.
+  health_check_type         = "ELB"
+  health_check_grace_period = var.configure_timeout_seconds
+  default_instance_warmup   = 300
+  capacity_rebalance        = false
+  wait_for_capacity_timeout = "0"
+  enabled_metrics           = ["GroupDesiredCapacity", "GroupInServiceInstances", "GroupPendingInstances", "GroupTerminatingInstances"]
+
+  launch_template {
+    id      = aws_launch_template.this.id
+    version = aws_launch_template.this.latest_version
+  }
+
+  initial_lifecycle_hook {
+    name                 = "${var.name}-${var.role}-configure"
+    lifecycle_transition = "autoscaling:EC2_INSTANCE_LAUNCHING"
+    heartbeat_timeout    = var.configure_timeout_seconds
+    # A host Ansible never finished is not put in service.
+    default_result = "ABANDON"
+  }
+
+  instance_refresh {
+    strategy = "Rolling"
+    preferences {
+      min_healthy_percentage = 50
+      instance_warmup        = 300
+      skip_matching          = true
+    }
+  }
+
+  dynamic "tag" {
+    for_each = local.host_tags
+    content {
+      key                 = tag.key
+      value               = tag.value
+      propagate_at_launch = true
+    }
+  }
+
+  lifecycle {
+    # Scaling policies own the desired capacity after creation.
+    ignore_changes = [desired_capacity]
+  }
+}
+
+resource "aws_autoscaling_policy" "requests_per_target" {
+  name                      = "${var.name}-${var.role}-requests"
+  autoscaling_group_name    = aws_autoscaling_group.this.name
+  policy_type               = "TargetTrackingScaling"
+  estimated_instance_warmup = 300
+
+  target_tracking_configuration {
+    target_value = var.requests_per_target
+    predefined_metric_specification {
+      predefined_metric_type = "ALBRequestCountPerTarget"
+      resource_label         = var.alb_resource_label
+    }
+  }
+}
+
+resource "aws_autoscaling_policy" "gpu_utilization" {
+  name                      = "${var.name}-${var.role}-gpu"
+  autoscaling_group_name    = aws_autoscaling_group.this.name
+  policy_type               = "TargetTrackingScaling"
+  estimated_instance_warmup = 300
+
+  target_tracking_configuration {
+    target_value = var.gpu_utilization_target
+    customized_metric_specification {
+      # Emitted by the cloudwatch_agent role, aggregated per auto scaling group.
+      metric_name = "nvidia_smi_utilization_gpu"
+      namespace   = var.metrics_namespace
+      statistic   = "Average"
+      metric_dimension {
+        name  = "AutoScalingGroupName"
+        value = aws_autoscaling_group.this.name
+      }
+    }
+  }
+}

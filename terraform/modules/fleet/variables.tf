@@ -1,0 +1,114 @@
+variable "name" {
+  description = "Name prefix of every resource."
+  type        = string
+}
+
+variable "project" {
+  description = "Project tag (inventory filter)."
+  type        = string
+}
+
+variable "environment" {
+  description = "Environment tag (inventory group env_<environment>)."
+  type        = string
+}
+
+variable "role" {
+  description = "Role tag (inventory group role_<role>): gpu-node or rag-node."
+  type        = string
+
+  validation {
+    condition     = contains(["gpu-node", "rag-node"], var.role)
+    error_message = "role must be gpu-node or rag-node (the groups site.yml targets)."
+  }
+}
+
+variable "instance_type" {
+  description = "GPU instance type."
+  type        = string
+}
+
+variable "ami_id" {
+  description = "AMI id; empty to read ami_ssm_parameter."
+  type        = string
+}
+
+variable "ami_ssm_parameter" {
+  description = "Public SSM parameter holding the AMI id."
+  type        = string
+}
+
+variable "subnet_ids" {
+  description = "Private subnets the hosts launch into (one per zone)."
+  type        = list(string)
+}
+
+variable "security_group_ids" {
+  description = "Security groups of the hosts."
+  type        = list(string)
+}
+
+variable "instance_profile_name" {
+  description = "Instance profile of the hosts."
+  type        = string
+}
+
+variable "kms_key_arn" {
+  description = "KMS key encrypting both volumes."
+  type        = string
+}
+
+variable "root_volume_size_gb" {
+  description = "Root volume size."
+  type        = number
+}
+
+variable "data_volume_size_gb" {
+  description = "Data volume size (mounted at /var/lib/llm-fleet)."
+  type        = number
+}
+
+variable "min_size" {
+  description = "Minimum hosts."
+  type        = number
+}
+
+variable "desired_capacity" {
+  description = "Desired hosts at creation."
+  type        = number
+}
+
+variable "max_size" {
+  description = "Maximum hosts."
+  type        = number
+}
+
+variable "target_group_arns" {
+  description = "Target groups the hosts register with."
+  type        = list(string)
+}
+
+variable "alb_resource_label" {
+  description = "ALB/target group label for the request-count scaling policy."
+  type        = string
+}
+
+variable "requests_per_target" {
+  description = "Target requests per host per minute."
+  type        = number
+}
+
+variable "gpu_utilization_target" {
+  description = "Target average GPU utilisation (percent)."
+  type        = number
+}
+
+variable "metrics_namespace" {
+  description = "Namespace of the CloudWatch agent's metrics."
+  type        = string
+}
+
+variable "configure_timeout_seconds" {
+  description = "Heartbeat timeout of the launch lifecycle hook."
+  type        = number
+}

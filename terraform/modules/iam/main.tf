@@ -1,0 +1,112 @@
+data "aws_partition" "current" {}
+
+data "aws_iam_policy_document" "assume_ec2" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ec2.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "host" {
+  name_prefix        = "${var.name}-host-"
+  description        = "GPU hosts: SSM Session Manager and the CloudWatch agent, nothing else"
+  assume_role_policy = data.aws_iam_policy_document.assume_ec2.json
+}
+
+# AWS-managed, least-privilege policies for exactly the two agents the hosts run.
+resource "aws_iam_role_policy_attachment" "managed" {
+  for_each = toset([
+    "AmazonSSMManagedInstanceCore",
+    "CloudWatchAgentServerPolicy",
+  ])
+  role       = aws_iam_role.host.name
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/${each.key}"
+}
+
+resource "aws_iam_instance_profile" "host" {
+  name_prefix = "${var.name}-host-"
+  role        = aws_iam_role.host.name
+}
+
+# Ansible's aws_ssm connection moves files through an S3 bucket; the hosts read and write only
+# their own objects there, which expire after a day.
+resource "aws_s3_bucket" "ssm" {
+  #checkov:skip=CKV_AWS_18:Transfer-only bucket whose objects live one day; access is logged by CloudTrail data events where wanted.
+  #checkov:skip=CKV_AWS_144:Transient transfer objects; cross-region replication would only copy garbage.
+  #checkov:skip=CKV2_AWS_62:Nothing consumes events of a transfer bucket.
+  bucket_prefix = "${var.name}-ssm-"
+  force_destroy = true
+}
+
+resource "aws_s3_bucket_public_access_block" "ssm" {
+  bucket                  = aws_s3_bucket.ssm.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_ownership_controls" "ssm" {
+  bucket = aws_s3_bucket.ssm.id
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "ssm" {
+  bucket = aws_s3_bucket.ssm.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm     = "aws:kms"
+      kms_master_key_id = var.kms_key_arn
+    }
+    bucket_key_enabled = true
+  }
+}
+
+resource "aws_s3_bucket_versioning" "ssm" {
+  bucket = aws_s3_bucket.ssm.id
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "ssm" {
+  bucket = aws_s3_bucket.ssm.id
+  rule {
+    id     = "expire-transfers"
+    status = "Enabled"
+    filter {}
+    expiration {
+      days = 1
+    }
+    noncurrent_version_expiration {
+      noncurrent_days = 1
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
+    }
+  }
+}
+
+data "aws_iam_policy_document" "ssm_bucket" {
+  statement {
+    sid       = "TransferObjects"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    resources = ["${aws_s3_bucket.ssm.arn}/*"]
+  }
+  statement {
+    sid       = "TransferObjectsEncryption"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.kms_key_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "ssm_bucket" {
+  name   = "ssm-transfer-bucket"
+  role   = aws_iam_role.host.id
+  policy = data.aws_iam_policy_document.ssm_bucket.json
+}

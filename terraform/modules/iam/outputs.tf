@@ -1,0 +1,14 @@
+output "instance_profile_name" {
+  description = "Instance profile of the GPU hosts."
+  value       = aws_iam_instance_profile.host.name
+}
+
+output "role_arn" {
+  description = "Role of the GPU hosts."
+  value       = aws_iam_role.host.arn
+}
+
+output "ssm_bucket_name" {
+  description = "Bucket of the aws_ssm connection's file transfers."
+  value       = aws_s3_bucket.ssm.bucket
+}

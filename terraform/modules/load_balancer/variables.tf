@@ -1,0 +1,39 @@
+variable "name" {
+  description = "Name prefix of every resource."
+  type        = string
+}
+
+variable "vpc_id" {
+  description = "The VPC."
+  type        = string
+}
+
+variable "public_subnet_ids" {
+  description = "Public subnets of the ALB (one per zone)."
+  type        = list(string)
+}
+
+variable "security_group_id" {
+  description = "Security group of the ALB."
+  type        = string
+}
+
+variable "certificate_arn" {
+  description = "ACM certificate of the HTTPS listener."
+  type        = string
+}
+
+variable "app_port" {
+  description = "Open WebUI's port on the hosts."
+  type        = number
+}
+
+variable "deletion_protection" {
+  description = "Protect the ALB from deletion."
+  type        = bool
+}
+
+variable "access_logs_bucket" {
+  description = "Existing bucket for access logs; empty: off."
+  type        = string
+}

@@ -1,0 +1,41 @@
+output "alb_dns_name" {
+  description = "Point your DNS name (the certificate's) at this; Open WebUI answers on https://<it>/."
+  value       = module.load_balancer.dns_name
+}
+
+output "autoscaling_group_name" {
+  description = "The GPU fleet's auto scaling group (the deploy workflow completes its lifecycle actions)."
+  value       = module.fleet.autoscaling_group_name
+}
+
+output "lifecycle_hook_name" {
+  description = "Launch lifecycle hook that holds new hosts until Ansible has configured them."
+  value       = module.fleet.lifecycle_hook_name
+}
+
+output "target_group_arn" {
+  description = "Target group of the hosts (rolling updates deregister/register here)."
+  value       = module.load_balancer.target_group_arn
+}
+
+output "ssm_bucket_name" {
+  description = "Bucket the aws_ssm connection transfers files through (LLM_FLEET_SSM_BUCKET)."
+  value       = module.iam.ssm_bucket_name
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic the CloudWatch alarms notify."
+  value       = module.monitoring.alarm_topic_arn
+}
+
+output "inventory_filters" {
+  description = "What inventories/aws_ec2.yml must filter on to find exactly these hosts."
+  value = {
+    regions = [var.aws_region]
+    filters = {
+      "tag:Project"         = var.project
+      "tag:Environment"     = var.environment
+      "instance-state-name" = "running"
+    }
+  }
+}

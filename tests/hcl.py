@@ -1,0 +1,104 @@
+"""terraform/ read with python-hcl2, cleaned up: quotes off keys and plain strings, parser markers
+dropped, and every resource and local of every module listed with the module it lives in."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import hcl2
+
+from lab.config import REPO
+
+TERRAFORM = REPO / "terraform"
+_MARKERS = {"__is_block__", "__comments__", "__start_line__", "__end_line__"}
+_QUOTED = re.compile(r'^"(.*)"$', re.DOTALL)
+
+
+def clean(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {clean(k): clean(v) for k, v in value.items() if k not in _MARKERS}
+    if isinstance(value, list):
+        return [clean(v) for v in value]
+    if isinstance(value, str):
+        match = _QUOTED.match(value)
+        return match.group(1) if match and "${" not in match.group(1) else value
+    return value
+
+
+@dataclass(frozen=True)
+class Block:
+    module: str  # "." for the root module, "modules/<name>" otherwise
+    type: str
+    name: str
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Config:
+    resources: list[Block]
+    data: list[Block]
+    variables: dict[str, dict[str, Any]]  # "<module>:<name>" → variable block
+    locals: dict[str, Any]  # "<module>:<name>" → value
+    modules: dict[str, dict[str, Any]]  # module call name (root) → arguments
+
+    def of_type(self, kind: str) -> list[Block]:
+        return [r for r in self.resources if r.type == kind]
+
+    def one(self, kind: str, name: str) -> Block:
+        (block,) = [r for r in self.resources if r.type == kind and r.name == name]
+        return block
+
+    def default(self, variable: str, module: str = ".") -> Any:
+        return self.variables[f"{module}:{variable}"].get("default")
+
+
+def _labelled(blocks: list[dict[str, Any]], module: str) -> list[Block]:
+    return [
+        Block(module, kind, name, body)
+        for block in blocks
+        for kind, named in block.items()
+        for name, body in named.items()
+    ]
+
+
+@cache
+def load() -> Config:
+    resources: list[Block] = []
+    data: list[Block] = []
+    variables: dict[str, dict[str, Any]] = {}
+    local_values: dict[str, Any] = {}
+    modules: dict[str, dict[str, Any]] = {}
+    for path in sorted(TERRAFORM.rglob("*.tf")):
+        if ".terraform" in path.parts:
+            continue
+        module = str(path.parent.relative_to(TERRAFORM))
+        with path.open() as handle:
+            parsed = clean(hcl2.load(handle))
+        resources += _labelled(parsed.get("resource", []), module)
+        data += _labelled(parsed.get("data", []), module)
+        for block in parsed.get("variable", []):
+            for name, body in block.items():
+                variables[f"{module}:{name}"] = body
+        for block in parsed.get("locals", []):
+            for name, value in block.items():
+                local_values[f"{module}:{name}"] = value
+        if module == ".":
+            for block in parsed.get("module", []):
+                modules.update(block)
+    return Config(resources, data, variables, local_values, modules)
+
+
+def checkov_skips() -> list[tuple[Path, str, str]]:
+    """Every inline `#checkov:skip=ID:reason` under terraform/: (file, check id, reason)."""
+    pattern = re.compile(r"#\s*checkov:skip=([A-Z0-9_]+)(?::(.*))?$")
+    skips = []
+    for path in sorted(TERRAFORM.rglob("*.tf")):
+        for line in path.read_text().splitlines():
+            match = pattern.search(line)
+            if match:
+                skips.append((path, match.group(1), (match.group(2) or "").strip()))
+    return skips

@@ -10,7 +10,7 @@ CHECKOV_VENV := .venv-checkov
 WHEELHOUSE := .cache/wheelhouse
 HOSTS ?= 2
 ROLES ?= $(notdir $(wildcard roles/*))
-APT_PACKAGES := podman runc debootstrap uidmap iproute2 procps
+APT_PACKAGES := podman runc debootstrap uidmap iproute2 procps shellcheck
 
 export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)

@@ -1,0 +1,130 @@
+"""The GitHub Actions workflows: valid for actionlint (with shellcheck over every run: script when
+installed) and GitHub's workflow schema, and holding the guarantees the README promises."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from lab.config import REPO, venv_bin
+
+WORKFLOWS = REPO / ".github" / "workflows"
+FILES = sorted(WORKFLOWS.glob("*.yml"))
+
+
+def workflow(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((WORKFLOWS / f"{name}.yml").read_text())
+    return data
+
+
+def steps(flow: dict[str, Any], job: str) -> list[dict[str, Any]]:
+    result: list[dict[str, Any]] = flow["jobs"][job]["steps"]
+    return result
+
+
+def run_scripts(flow: dict[str, Any]) -> str:
+    return "\n".join(s.get("run", "") for job in flow["jobs"] for s in steps(flow, job))
+
+
+def test_the_four_workflows_exist() -> None:
+    assert [f.stem for f in FILES] == ["ci", "deploy", "destroy", "drift"]
+
+
+def test_actionlint_finds_nothing() -> None:
+    proc = subprocess.run(
+        [str(venv_bin("actionlint")), *map(str, FILES)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_workflows_match_githubs_schema() -> None:
+    proc = subprocess.run(
+        [str(venv_bin("check-jsonschema")), "--builtin-schema", "vendor.github-workflows"]
+        + [str(f) for f in FILES],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_aws_credentials_come_from_oidc_only(path: Path) -> None:
+    text = path.read_text()
+    assert "aws-access-key-id" not in text and "AWS_SECRET_ACCESS_KEY" not in text
+    flow = yaml.safe_load(text)
+    uses_aws = any(
+        str(s.get("uses", "")).startswith("aws-actions/configure-aws-credentials")
+        for job in flow["jobs"]
+        for s in steps(flow, job)
+    )
+    if uses_aws:
+        assert flow["permissions"]["id-token"] == "write"
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_make_targets_the_workflows_call_exist(path: Path) -> None:
+    targets = {
+        target
+        for line in run_scripts(yaml.safe_load(path.read_text())).splitlines()
+        if (match := re.search(r"\bmake ([\w\- ]+?)(?:\s+[A-Z_]+=|$)", line))
+        for target in match.group(1).split()
+    }
+    for target in targets:
+        proc = subprocess.run(["make", "-n", target], cwd=REPO, capture_output=True, check=False)
+        assert proc.returncode == 0, f"{path.name}: make {target}: {proc.stderr!r}"
+
+
+def test_ci_runs_molecule_for_every_role() -> None:
+    matrix = workflow("ci")["jobs"]["molecule"]["strategy"]["matrix"]["role"]
+    roles = sorted(p.name for p in (REPO / "roles").iterdir() if (p / "molecule").is_dir())
+    assert sorted(matrix) == roles
+
+
+def test_deploy_applies_terraform_then_site_yml_one_run_at_a_time() -> None:
+    flow = workflow("deploy")
+    assert flow["on"]["push"]["branches"] == ["main"]
+    assert flow["concurrency"]["cancel-in-progress"] is False
+    scripts = run_scripts(flow)
+    order = [
+        scripts.index(step)
+        for step in (
+            "terraform apply",
+            "describe-instance-information",
+            "site.yml",
+            "complete-lifecycle-action",
+        )
+    ]
+    assert order == sorted(order)
+    assert "GITHUB_STEP_SUMMARY" in scripts and "PLAY RECAP" in scripts
+
+
+def test_destroy_needs_the_typed_confirmation_and_a_protected_environment() -> None:
+    flow = workflow("destroy")
+    assert set(flow["on"]) == {"workflow_dispatch"}
+    assert flow["on"]["workflow_dispatch"]["inputs"]["confirm"]["required"] is True
+    (guard,) = steps(flow, "confirm")
+    assert '[ "$TYPED" != "$WANTED" ]' in guard["run"] and "exit 1" in guard["run"]
+    destroy = flow["jobs"]["destroy"]
+    assert destroy["needs"] == "confirm"
+    assert destroy["environment"]["name"] == "${{ inputs.environment }}-destroy"
+
+
+def test_drift_runs_on_a_schedule_in_check_mode() -> None:
+    flow = workflow("drift")
+    assert flow["on"]["schedule"]
+    scripts = run_scripts(flow)
+    assert "--check --diff" in scripts
+    uploads = [s for s in steps(flow, "drift") if s.get("uses", "").startswith("actions/upload")]
+    assert uploads

@@ -36,3 +36,23 @@ def test_hardened_unit_runs_sandboxed(host: Host) -> None:
     ).stdout
     assert "ProtectSystem=strict" in show and "NoNewPrivileges=yes" in show
     assert "ActiveState=active" in show
+
+
+GET = "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=10)"
+
+
+def request_molecule_http(host: Host, path: str) -> None:
+    host.check_output("python3 -c %s %s", GET, f"http://127.0.0.1:8999/{path}")
+
+
+def test_unit_output_goes_to_a_rotated_log_file(host: Host) -> None:
+    log = "/var/log/llm-fleet/molecule-http.log"
+    assert host.file("/var/log/llm-fleet").mode == 0o750
+    request_molecule_http(host, "?before-rotation")
+    assert '"GET /?before-rotation HTTP/1.1" 200' in host.file(log).content_string
+    # A forced rotation moves the old lines away and the service keeps writing to the file.
+    host.check_output("logrotate --force /etc/logrotate.d/llm-fleet")
+    assert "before-rotation" in host.file(f"{log}.1").content_string
+    request_molecule_http(host, "?after-rotation")
+    current = host.file(log).content_string
+    assert "after-rotation" in current and "before-rotation" not in current

@@ -9,13 +9,13 @@ The archive is reproducible: the same version always gives the same bytes."""
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import sys
 import tarfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from tools.artifacts import REPO, write_checksum
+
 SOURCE = REPO / "tests" / "fixtures" / "ollama_standin" / "ollama"
 OUT = REPO / ".cache" / "ollama-standin"
 NOTE = b"This archive holds a test stand-in for Ollama, built by llm-fleet's tests.\n"
@@ -47,8 +47,7 @@ def build(version: str) -> Path:
     OUT.mkdir(parents=True, exist_ok=True)
     archive = OUT / f"ollama-linux-amd64-{version}.tgz"
     archive.write_bytes(gzip.compress(buffer.getvalue(), mtime=0))
-    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
-    archive.with_name(archive.name + ".sha256").write_text(digest + "\n")
+    write_checksum(archive)
     return archive
 
 

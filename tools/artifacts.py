@@ -1,0 +1,15 @@
+"""Helpers for the test stand-in artifacts that tools/ builds."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def write_checksum(artifact: Path) -> str:
+    """Write <artifact>.sha256 (the hex digest the roles' checksum variables read) and return it."""
+    digest = hashlib.sha256(artifact.read_bytes()).hexdigest()
+    artifact.with_name(artifact.name + ".sha256").write_text(digest + "\n")
+    return digest

@@ -55,11 +55,14 @@ $(WHEELHOUSE)/.complete: requirements-hosts.txt | image
 	$(PY) -m lab wheelhouse
 	@touch $@
 
-# The Ollama-API-compatible TEST STAND-IN packed as Ollama release archives (the real binary
-# cannot be downloaded here): the versions the ollama scenario installs and upgrades between.
+# TEST STAND-INs for what cannot be downloaded here: the Ollama-API-compatible server packed as
+# Ollama release archives (the versions the ollama scenario installs and upgrades between), and
+# the CloudWatch agent packed as a .deb with the real package's name and layout.
 STANDIN_VERSIONS := 0.12.5 0.12.6
+CWAGENT_STANDIN_VERSION := 1.300073.2b1889
 standin: venv
 	$(PY) -m tools.build_ollama_standin $(STANDIN_VERSIONS)
+	$(PY) -m tools.build_cloudwatch_agent_standin $(CWAGENT_STANDIN_VERSION)
 
 # fleet-rag's own venv for its tests, installed from the wheelhouse only.
 rag-venv: $(RAG_VENV)/.installed

@@ -1,0 +1,68 @@
+"""cloudwatch_agent role with the CloudWatch agent TEST STAND-IN package (not the agent): the
+pinned package, the rendered config (after side_effect: interval 30), the service, the logs."""
+
+from __future__ import annotations
+
+import json
+
+from testinfra.host import Host
+
+HOME = "/opt/aws/amazon-cloudwatch-agent"
+
+
+def config(host: Host) -> dict[str, object]:
+    data = json.loads(host.file(f"{HOME}/etc/amazon-cloudwatch-agent.json").content_string)
+    assert isinstance(data, dict)
+    return data
+
+
+def test_stand_in_package_is_installed_at_the_pinned_version(host: Host) -> None:
+    package = host.package("amazon-cloudwatch-agent")
+    assert package.is_installed and package.version == "1.300073.2b1889"
+    cached = "/var/cache/llm-fleet/amazon-cloudwatch-agent_1.300073.2b1889_amd64.deb"
+    assert host.file(cached).exists
+
+
+def test_agent_runs_enabled_and_reports_configured(host: Host) -> None:
+    service = host.service("amazon-cloudwatch-agent")
+    assert service.is_running and service.is_enabled
+    status = json.loads(host.check_output(f"{HOME}/bin/amazon-cloudwatch-agent-ctl -a status"))
+    assert status["status"] == "running" and status["configstatus"] == "configured"
+
+
+def test_config_is_private_and_holds_the_metrics_terraform_reads(host: Host) -> None:
+    file = host.file(f"{HOME}/etc/amazon-cloudwatch-agent.json")
+    assert (file.user, file.group, file.mode) == ("root", "root", 0o640)
+    data = config(host)
+    metrics = data["metrics"]
+    assert isinstance(metrics, dict)
+    assert metrics["namespace"] == "LLMFleet"
+    assert metrics["append_dimensions"] == {
+        "InstanceId": "${aws:InstanceId}",
+        "InstanceType": "${aws:InstanceType}",
+        "AutoScalingGroupName": "${aws:AutoScalingGroupName}",
+    }
+    assert ["AutoScalingGroupName"] in metrics["aggregation_dimensions"]
+    collected = metrics["metrics_collected"]
+    assert collected["mem"]["measurement"] == ["used_percent", "available"]
+    assert collected["disk"]["resources"] == ["/", "/var/lib/llm-fleet"]
+    assert "nvidia_gpu" not in collected, "no GPU in this host: no GPU section"
+    assert data["agent"] == {"metrics_collection_interval": 30, "run_as_user": "root"}
+
+
+def test_the_services_log_files_go_to_one_log_group_each(host: Host) -> None:
+    files = config(host)["logs"]["logs_collected"]["files"]["collect_list"]  # type: ignore[index]
+    assert [(f["file_path"], f["log_group_name"]) for f in files] == [
+        ("/var/log/llm-fleet/ollama.log", "/llm-fleet/ollama"),
+        ("/var/log/llm-fleet/open-webui.log", "/llm-fleet/open-webui"),
+        ("/var/log/llm-fleet/chroma.log", "/llm-fleet/chroma"),
+        ("/var/log/llm-fleet/fleet-rag.log", "/llm-fleet/fleet-rag"),
+    ]
+    log = host.file(f"{HOME}/logs/amazon-cloudwatch-agent.log").content_string
+    assert "would tail /var/log/llm-fleet/open-webui.log" in log
+    assert "would emit cpu_usage_active, cpu_usage_iowait, disk_used_percent" in log
+
+
+def test_the_installed_config_is_the_one_fetch_config_applied(host: Host) -> None:
+    applied = host.file(f"{HOME}/etc/amazon-cloudwatch-agent.d/file_amazon-cloudwatch-agent.json")
+    assert json.loads(applied.content_string) == config(host)

@@ -25,7 +25,7 @@ def clean(value: Any) -> Any:
         return [clean(v) for v in value]
     if isinstance(value, str):
         match = _QUOTED.match(value)
-        return match.group(1) if match and "${" not in match.group(1) else value
+        return match.group(1) if match else value
     return value
 
 

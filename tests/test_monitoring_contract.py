@@ -1,0 +1,118 @@
+"""terraform's alarms and scaling policies read metrics the cloudwatch_agent role emits: the same
+namespace, names and dimensions; its log groups are the ones the agent ships to."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from lab.config import REPO, venv_bin
+from tests.hcl import load
+from tests.helpers import run_tool
+
+ROLE_DEFAULTS = yaml.safe_load((REPO / "roles/cloudwatch_agent/defaults/main.yml").read_text())
+DUMMY_CHECKSUM = "sha256:" + "0" * 64
+
+
+@pytest.fixture(scope="module")
+def agent(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The config a GPU host gets, rendered and schema-checked by the role itself."""
+    dest = tmp_path_factory.mktemp("cwagent") / "agent.json"
+    proc = run_tool(
+        venv_bin("ansible-playbook"),
+        "-i",
+        "localhost,",
+        REPO / "tests/playbooks/render_cloudwatch_agent_config.yml",
+        "-e",
+        json.dumps(
+            {
+                "dest": str(dest),
+                "cloudwatch_agent_nvidia_gpu": True,
+                "cloudwatch_agent_package_checksum": DUMMY_CHECKSUM,
+            }
+        ),
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data: dict[str, Any] = json.loads(dest.read_text())
+    return data
+
+
+def terraform_agent_metrics() -> list[tuple[str, str, set[str]]]:
+    """(namespace, metric name, dimension names) of every alarm and scaling policy metric."""
+    config = load()
+    metrics = [
+        (alarm["namespace"], alarm["metric_name"], {"AutoScalingGroupName"})
+        for alarm in config.locals["modules/monitoring:host_alarms"].values()
+    ]
+    for policy in config.of_type("aws_autoscaling_policy"):
+        for tracking in policy.body["target_tracking_configuration"]:
+            for custom in tracking.get("customized_metric_specification", []):
+                dimensions = {d["name"] for d in custom["metric_dimension"]}
+                metrics.append((custom["namespace"], custom["metric_name"], dimensions))
+    return metrics
+
+
+def test_the_rendered_config_has_the_gpu_section_on_gpu_hosts(agent: dict[str, Any]) -> None:
+    collected = agent["config"]["metrics"]["metrics_collected"]
+    assert collected["nvidia_gpu"]["measurement"][0] == "utilization_gpu"
+    assert "nvidia_smi_utilization_gpu" in agent["metric_names"]
+
+
+def test_every_alarm_metric_is_emitted_by_the_agent(agent: dict[str, Any]) -> None:
+    namespace = load().default("metrics_namespace")
+    assert namespace == agent["config"]["metrics"]["namespace"] == "LLMFleet"
+    aggregations = [set(d) for d in agent["config"]["metrics"]["aggregation_dimensions"]]
+    checked = 0
+    for alarm_namespace, metric, dimensions in terraform_agent_metrics():
+        if alarm_namespace.startswith("AWS/"):
+            continue  # published by AWS itself
+        assert alarm_namespace == "${var.metrics_namespace}", metric
+        assert metric in agent["metric_names"], f"{metric} is not emitted by the agent"
+        assert dimensions in aggregations, f"{metric}: the agent does not aggregate {dimensions}"
+        checked += 1
+    assert checked >= 4, "GPU, memory, disk alarms and the GPU scaling policy"
+
+
+def test_log_groups_terraform_creates_are_the_ones_the_agent_ships_to() -> None:
+    config = load()
+    services = config.locals["modules/monitoring:services"]
+    assert services == ROLE_DEFAULTS["cloudwatch_agent_log_services"]
+    (group,) = [g.body for g in config.of_type("aws_cloudwatch_log_group") if g.name == "service"]
+    assert group["name"] == "/${var.name}/${each.key}"
+    assert config.locals[".:name"] == "${var.project}-${var.environment}"
+    production = yaml.safe_load((REPO / "inventories/group_vars/all.yml").read_text())
+    assert production["cloudwatch_agent_log_group_prefix"] == (
+        "/{{ tags.Project }}-{{ tags.Environment }}"
+    )
+    assert re.fullmatch(r"\d+", str(ROLE_DEFAULTS["cloudwatch_agent_log_retention_days"]))
+    assert ROLE_DEFAULTS["cloudwatch_agent_log_retention_days"] == config.default(
+        "log_retention_days"
+    )
+
+
+def test_a_misspelt_measurement_is_refused_with_its_name(tmp_path: Path) -> None:
+    proc = run_tool(
+        venv_bin("ansible-playbook"),
+        "-i",
+        "localhost,",
+        REPO / "tests/playbooks/render_cloudwatch_agent_config.yml",
+        "-e",
+        json.dumps(
+            {
+                "dest": str(tmp_path / "agent.json"),
+                "cloudwatch_agent_package_checksum": DUMMY_CHECKSUM,
+                "cloudwatch_agent_gpu_measurements": ["utilisation_gpu"],
+                "cloudwatch_agent_nvidia_gpu": True,
+            }
+        ),
+        timeout=300,
+    )
+    assert proc.returncode != 0
+    assert "'utilisation_gpu' is not one of" in proc.stdout
+    assert not (tmp_path / "agent.json").exists()

@@ -137,6 +137,33 @@ def test_rag_model_through_open_webui_cites_the_right_file_and_page(webui_token:
     assert "Sources:\n1. aurora-operations.pdf (page 2)" in content
 
 
+def test_services_log_to_files_the_cloudwatch_agent_stand_in_tails(lab_up: set[str]) -> None:
+    """Every host runs the CloudWatch agent TEST STAND-IN (not the agent) on the config the role
+    validated; the services' output is in the files it ships (after the chats above)."""
+    for host in ("llm-fleet-lab-1", "llm-fleet-lab-2"):
+        status = json.loads(
+            podman(
+                "exec",
+                host,
+                "/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl",
+                "-a",
+                "status",
+            )
+        )
+        assert status["status"] == "running" and status["configstatus"] == "configured"
+    webui_log = podman("exec", "llm-fleet-lab-1", "cat", "/var/log/llm-fleet/open-webui.log")
+    assert "POST /api/chat/completions" in webui_log
+    rag_log = podman("exec", "llm-fleet-lab-2", "cat", "/var/log/llm-fleet/fleet-rag.log")
+    assert rag_log.strip(), "fleet-rag writes to its log file"
+    agent_log = podman(
+        "exec",
+        "llm-fleet-lab-1",
+        "cat",
+        "/opt/aws/amazon-cloudwatch-agent/logs/amazon-cloudwatch-agent.log",
+    )
+    assert "would tail /var/log/llm-fleet/ollama.log (present)" in agent_log
+
+
 def test_lab_status_reports_healthy(lab_up: set[str]) -> None:
     proc = lab("status")
     assert proc.returncode == 0, proc.stdout

@@ -18,7 +18,7 @@ export ANSIBLE_FORCE_COLOR := 0
 export PY_COLORS := 0
 
 .PHONY: setup system-packages venv checkov-venv image wheelhouse standin rag-venv lab lab-up lab-status lab-down \
-	site test lint pytest rag-test molecule lock clean
+	site drift test lint pytest rag-test molecule lock clean
 
 ## Setup ---------------------------------------------------------------------------------------
 setup: system-packages venv checkov-venv image wheelhouse standin
@@ -83,6 +83,10 @@ lab-status:
 
 lab-down:
 	$(PY) -m lab down
+
+# Drift on the lab: site.yml in check+diff mode, report in artifacts/drift (DRIFT_ARGS=--correct).
+drift:
+	$(PY) -m tools.drift -i inventories/lab --out artifacts/drift $(DRIFT_ARGS)
 
 site:
 	ansible-playbook -i inventories/lab site.yml

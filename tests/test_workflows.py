@@ -125,6 +125,6 @@ def test_drift_runs_on_a_schedule_in_check_mode() -> None:
     flow = workflow("drift")
     assert flow["on"]["schedule"]
     scripts = run_scripts(flow)
-    assert "--check --diff" in scripts
+    assert "python -m tools.drift" in scripts and "--fail-on-drift" in scripts
     uploads = [s for s in steps(flow, "drift") if s.get("uses", "").startswith("actions/upload")]
     assert uploads

@@ -66,6 +66,102 @@ def test_site_converges_then_changes_nothing(lab_up: set[str]) -> None:
     assert all(c["changed"] == 0 and c["failed"] == 0 for c in counters.values()), counters
 
 
+def drift(*flags: str) -> subprocess.CompletedProcess[str]:
+    return run_tool(
+        venv_bin("python"),
+        "-m",
+        "tools.drift",
+        "-i",
+        "inventories/lab",
+        "--out",
+        REPO / "artifacts" / "drift",
+        *flags,
+        timeout=1800,
+    )
+
+
+def drift_report(name: str = "drift.json") -> dict[str, Any]:
+    report: dict[str, Any] = json.loads((REPO / "artifacts" / "drift" / name).read_text())
+    return report
+
+
+DELETE_MODEL = (
+    "import urllib.request as u; u.urlopen(u.Request('http://127.0.0.1:11434/api/delete',"
+    " data=b'{\"model\": \"qwen2.5:0.5b\"}', method='DELETE'))"
+)
+# Hand changes on the lab, and the task of site.yml that must report each (host, task).
+TAMPERS = [
+    (
+        "a sysctl changed by hand",
+        [
+            "llm-fleet-lab-1",
+            "sed",
+            "-i",
+            "s/^vm.swappiness=.*/vm.swappiness=60/",
+            "/etc/sysctl.d/90-llm-fleet.conf",
+        ],
+        ("llm-fleet-lab-1", "kernel_tuning : Write the sysctl profile"),
+    ),
+    (
+        "a service stopped and disabled",
+        ["llm-fleet-lab-2", "systemctl", "disable", "--now", "amazon-cloudwatch-agent.service"],
+        ("llm-fleet-lab-2", "cloudwatch_agent : Start the agent at boot"),
+    ),
+    (
+        "a unit file edited",
+        [
+            "llm-fleet-lab-1",
+            "sh",
+            "-c",
+            "echo '# edited by hand' >> /etc/systemd/system/open-webui.service",
+        ],
+        ("llm-fleet-lab-1", "open_webui : Install the Open WebUI unit"),
+    ),
+    (
+        "a secret's mode changed",
+        ["llm-fleet-lab-2", "chmod", "0644", "/etc/chroma/token"],
+        ("llm-fleet-lab-2", "fleet_common : Keep the owner and mode of an existing secret right"),
+    ),
+    (
+        "a pre-pulled model removed",
+        ["llm-fleet-lab-1", "python3", "-c", DELETE_MODEL],
+        ("llm-fleet-lab-1", "ollama : Report the models a real run would pull or remove"),
+    ),
+    (
+        "the Chroma token rotated by hand",
+        ["llm-fleet-lab-2", "sh", "-c", "printf rotated-by-hand-0123456789 > /etc/chroma/token"],
+        ("llm-fleet-lab-2", "chromadb_rag : Write Chroma's settings"),
+    ),
+]
+
+
+def test_hand_changes_are_detected_then_corrected(lab_up: set[str]) -> None:
+    """tools/drift.py: site.yml in check+diff mode names each hand change; --correct applies
+    site.yml and checks again, which must find no difference at all."""
+    for _, command, _ in TAMPERS:
+        podman("exec", *command)
+    started = time.monotonic()
+    detect = drift("--fail-on-drift")
+    TIMINGS["drift_detect_s"] = time.monotonic() - started
+    assert detect.returncode == 2, detect.stdout + detect.stderr
+    changed = {
+        (host, task["task"])
+        for host, result in drift_report()["hosts"].items()
+        for task in result["changed"]
+    }
+    for what, _, (host, task) in TAMPERS:
+        assert any(h == host and task in t for h, t in changed), f"{what} not reported: {changed}"
+    assert "rotated-by-hand" not in json.dumps(drift_report()), "a secret leaked into the report"
+    started = time.monotonic()
+    correct = drift("--correct")
+    TIMINGS["drift_correct_s"] = time.monotonic() - started
+    assert correct.returncode == 0, correct.stdout + correct.stderr
+    assert all(not h["changed"] for h in drift_report("after.json")["hosts"].values())
+    assert podman(
+        "exec", "llm-fleet-lab-1", "systemctl", "is-enabled", "ollama.service"
+    ).strip() == ("enabled")
+
+
 CALL = """
 import json, sys, urllib.request, urllib.error
 method, url, token, body = sys.argv[1:5]

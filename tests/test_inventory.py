@@ -79,18 +79,42 @@ def test_production_inventory_yields_exactly_the_running_fleet(
         pointed_at(PRODUCTION, repo, tmp_path, moto_server.endpoint), **CREDENTIALS
     )
     hostvars = inventory["_meta"]["hostvars"]
-    assert set(hostvars) == {"gpu-a", "gpu-b", "rag-a"}
-    assert group_hosts(inventory, "role_gpu_node") == {"gpu-a", "gpu-b"}
-    assert group_hosts(inventory, "role_rag_node") == {"rag-a"}
-    assert group_hosts(inventory, "az_us_east_1a") == {"gpu-a", "rag-a"}
-    assert group_hosts(inventory, "az_us_east_1b") == {"gpu-b"}
-    assert group_hosts(inventory, "type_g5_xlarge") == {"gpu-a", "rag-a"}
-    assert group_hosts(inventory, "type_g4dn_xlarge") == {"gpu-b"}
-    assert group_hosts(inventory, "env_prod") == {"gpu-a", "gpu-b", "rag-a"}
+    host = {name: f"{name}_{instance['InstanceId']}" for name, instance in fleet.items()}
+    assert set(hostvars) == set(host.values())
+    assert group_hosts(inventory, "role_gpu_node") == {host["gpu-a"], host["gpu-b"]}
+    assert group_hosts(inventory, "role_rag_node") == {host["rag-a"]}
+    assert group_hosts(inventory, "az_us_east_1a") == {host["gpu-a"], host["rag-a"]}
+    assert group_hosts(inventory, "az_us_east_1b") == {host["gpu-b"]}
+    assert group_hosts(inventory, "type_g5_xlarge") == {host["gpu-a"], host["rag-a"]}
+    assert group_hosts(inventory, "type_g4dn_xlarge") == {host["gpu-b"]}
+    assert group_hosts(inventory, "env_prod") == set(host.values())
     for name, instance in fleet.items():
-        assert hostvars[name]["ansible_host"] == instance["PrivateIpAddress"]
-        assert hostvars[name]["ansible_connection"] == "amazon.aws.aws_ssm"
-        assert hostvars[name]["ansible_aws_ssm_instance_id"] == instance["InstanceId"]
+        assert hostvars[host[name]]["ansible_host"] == instance["PrivateIpAddress"]
+        assert hostvars[host[name]]["ansible_connection"] == "amazon.aws.aws_ssm"
+        assert hostvars[host[name]]["ansible_aws_ssm_instance_id"] == instance["InstanceId"]
+
+
+def test_production_inventory_keeps_hosts_that_share_a_name_tag(
+    ec2: Any, moto_server: MotoServer, repo: Path, tmp_path: Path
+) -> None:
+    """An auto scaling group gives every host it launches the same Name tag."""
+    ids = {
+        run_tagged_instance(
+            ec2,
+            name="llm-fleet-prod-gpu-node",
+            role="gpu-node",
+            instance_type="g5.xlarge",
+            zone=zone,
+            environment="prod",
+        )["InstanceId"]
+        for zone in ("us-east-1a", "us-east-1b")
+    }
+    inventory = inventory_list(
+        pointed_at(PRODUCTION, repo, tmp_path, moto_server.endpoint), **CREDENTIALS
+    )
+    assert group_hosts(inventory, "role_gpu_node") == {
+        f"llm-fleet-prod-gpu-node_{instance_id}" for instance_id in ids
+    }
 
 
 def test_lab_inventory_maps_instances_to_lab_hosts(
@@ -128,6 +152,5 @@ def test_lab_and_production_group_hosts_the_same_way(repo: Path) -> None:
     lab = yaml.safe_load((repo / LAB).read_text())
     assert lab["plugin"] == production["plugin"] == "amazon.aws.aws_ec2"
     assert lab["keyed_groups"] == production["keyed_groups"]
-    assert lab["hostnames"] == production["hostnames"]
     assert lab["filters"]["tag:Project"] == production["filters"]["tag:Project"]
     assert lab["filters"]["instance-state-name"] == "running"

@@ -234,3 +234,15 @@ def test_new_hosts_wait_for_ansible_before_serving() -> None:
     assert hook["default_result"] == "ABANDON"
     assert asg["health_check_type"] == "ELB"
     assert asg["instance_refresh"][0]["strategy"] == "Rolling"
+
+
+def test_user_data_script_passes_shellcheck(tmp_path: Path) -> None:
+    shellcheck = shutil.which("shellcheck")
+    if shellcheck is None:
+        pytest.skip("shellcheck is not installed (make setup installs it)")
+    template = (TERRAFORM / "modules/fleet/user_data.sh.tftpl").read_text()
+    assert "${data_label}" in template
+    script = tmp_path / "user_data.sh"
+    script.write_text(template.replace("${data_label}", "llmfleet-data"))
+    proc = subprocess.run([shellcheck, str(script)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -19,25 +20,26 @@ ROLE_DEFAULTS = yaml.safe_load((REPO / "roles/cloudwatch_agent/defaults/main.yml
 DUMMY_CHECKSUM = "sha256:" + "0" * 64
 
 
-@pytest.fixture(scope="module")
-def agent(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The config a GPU host gets, rendered and schema-checked by the role itself."""
-    dest = tmp_path_factory.mktemp("cwagent") / "agent.json"
-    proc = run_tool(
+def render(dest: Path, **settings: object) -> subprocess.CompletedProcess[str]:
+    """The role's own validate entry: builds the config, checks it against the schema, writes it."""
+    return run_tool(
         venv_bin("ansible-playbook"),
         "-i",
         "localhost,",
         REPO / "tests/playbooks/render_cloudwatch_agent_config.yml",
         "-e",
         json.dumps(
-            {
-                "dest": str(dest),
-                "cloudwatch_agent_nvidia_gpu": True,
-                "cloudwatch_agent_package_checksum": DUMMY_CHECKSUM,
-            }
+            {"dest": str(dest), "cloudwatch_agent_package_checksum": DUMMY_CHECKSUM, **settings}
         ),
         timeout=300,
     )
+
+
+@pytest.fixture(scope="module")
+def agent(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The config a GPU host gets, rendered and schema-checked by the role itself."""
+    dest = tmp_path_factory.mktemp("cwagent") / "agent.json"
+    proc = render(dest, cloudwatch_agent_nvidia_gpu=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     data: dict[str, Any] = json.loads(dest.read_text())
     return data
@@ -97,21 +99,10 @@ def test_log_groups_terraform_creates_are_the_ones_the_agent_ships_to() -> None:
 
 
 def test_a_misspelt_measurement_is_refused_with_its_name(tmp_path: Path) -> None:
-    proc = run_tool(
-        venv_bin("ansible-playbook"),
-        "-i",
-        "localhost,",
-        REPO / "tests/playbooks/render_cloudwatch_agent_config.yml",
-        "-e",
-        json.dumps(
-            {
-                "dest": str(tmp_path / "agent.json"),
-                "cloudwatch_agent_package_checksum": DUMMY_CHECKSUM,
-                "cloudwatch_agent_gpu_measurements": ["utilisation_gpu"],
-                "cloudwatch_agent_nvidia_gpu": True,
-            }
-        ),
-        timeout=300,
+    proc = render(
+        tmp_path / "agent.json",
+        cloudwatch_agent_gpu_measurements=["utilisation_gpu"],
+        cloudwatch_agent_nvidia_gpu=True,
     )
     assert proc.returncode != 0
     assert "'utilisation_gpu' is not one of" in proc.stdout

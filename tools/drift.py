@@ -28,7 +28,6 @@ CLEAN, ERROR, DRIFT = 0, 1, 2
 @dataclass(frozen=True)
 class Run:
     report: dict[str, Any]
-    returncode: int
 
     @property
     def drifted(self) -> dict[str, list[dict[str, Any]]]:
@@ -59,7 +58,7 @@ def playbook(args: argparse.Namespace, report: Path, *, check: bool) -> Run:
     report.with_suffix(".log").write_text(proc.stdout + proc.stderr)
     if not report.exists():
         raise SystemExit(f"no report from ansible-playbook (exit {proc.returncode}): {proc.stderr}")
-    return Run(json.loads(report.read_text()), proc.returncode)
+    return Run(json.loads(report.read_text()))
 
 
 def summary(title: str, run: Run) -> str:

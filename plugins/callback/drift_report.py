@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ansible import context
 from ansible.plugins.callback import CallbackBase
 
 DOCUMENTATION = r"""
@@ -39,13 +40,8 @@ class CallbackModule(CallbackBase):  # type: ignore[misc]
         return self.hosts.setdefault(name, {"changed": [], "failed": [], "unreachable": False})
 
     def v2_playbook_on_play_start(self, play: Any) -> None:
-        self.check_mode = bool(play.check_mode) or self.check_mode
-        try:
-            from ansible import context
-
-            self.check_mode = self.check_mode or bool(context.CLIARGS.get("check"))
-        except (ImportError, AttributeError):
-            pass
+        # --check on the command line, or check_mode: true on a play.
+        self.check_mode = self.check_mode or bool(play.check_mode or context.CLIARGS.get("check"))
 
     def _diff_text(self, result: dict[str, Any]) -> str:
         """The unified diff the default callback would show for --diff (trimmed)."""

@@ -137,7 +137,7 @@ def test_lab_inventory_maps_instances_to_lab_hosts(
     assert group_hosts(inventory, "role_gpu_node") == {"gpu-a", "gpu-b"}
     for name in fleet:
         assert hostvars[name]["ansible_host"] == f"container-{name}"
-        assert hostvars[name]["ansible_connection"] == "containers.podman.podman"
+        assert hostvars[name]["ansible_connection"] == "podman_pipelined"
 
 
 def test_lab_inventory_ignores_other_environments(

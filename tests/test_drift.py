@@ -54,3 +54,34 @@ def test_clean_drifted_and_corrected(tmp_path: Path) -> None:
     assert rc == 0, summary
     assert probe.read_text() == "desired\n" and probe.stat().st_mode & 0o777 == 0o640
     assert "# After correction\n\n0 of 1 host(s) differ" in summary
+
+
+def test_drift_playbook_reports_then_corrects(tmp_path: Path) -> None:
+    """playbooks/drift.yml: the same tool from ansible-playbook; drift_fail fails the play on
+    drift, drift_correct corrects it and reports the task as changed."""
+    probe = tmp_path / "probe.txt"
+    probe.write_text("edited by hand\n")
+
+    def play(*extra: str) -> tuple[int, str]:
+        proc = run_tool(
+            venv_bin("ansible-playbook"),
+            "-i",
+            "localhost,",
+            "playbooks/drift.yml",
+            "-e",
+            f"drift_playbook={REPO / 'tests/playbooks/drift_probe.yml'}",
+            "-e",
+            f"drift_out={tmp_path / 'report'}",
+            *extra,
+            LLM_FLEET_TEST_PROBE=str(probe),
+        )
+        return proc.returncode, proc.stdout
+
+    rc, out = play("-e", "drift_fail=true")
+    assert rc == 2, out  # ansible-playbook: a task failed
+    assert "1 of 1 host(s) differ" in out and "The fleet differs from site.yml" in out
+    assert probe.read_text() == "edited by hand\n", "detection changes nothing"
+    rc, out = play("-e", "drift_correct=true")
+    assert rc == 0, out
+    assert "changed=1" in out and probe.read_text() == "desired\n"
+    assert "The fleet differs" not in out

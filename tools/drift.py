@@ -1,6 +1,6 @@
 """Drift detection and correction for the fleet.
 
-    python -m tools.drift [-i INVENTORY] [--limit HOSTS] [--out DIR] [--fail-on-drift] [--correct]
+    python -m tools.drift [-i INVENTORY]... [--limit HOSTS] [--out DIR] [--fail-on-drift] [--correct]
                           [--playbook site.yml]
 
 Runs site.yml in check+diff mode: every task that would change something is drift. Writes
@@ -43,7 +43,9 @@ class Run:
 
 
 def playbook(args: argparse.Namespace, report: Path, *, check: bool) -> Run:
-    command = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", args.inventory]
+    command = [str(Path(sys.executable).parent / "ansible-playbook")]
+    for inventory in args.inventory or ["inventories/aws_ec2.yml"]:
+        command += ["-i", inventory]
     command.append(str(args.playbook))
     limit = args.limit
     command += ["--diff"] + (["--check"] if check else []) + (["--limit", limit] if limit else [])
@@ -75,7 +77,9 @@ def summary(title: str, run: Run) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-i", "--inventory", default="inventories/aws_ec2.yml")
+    parser.add_argument(
+        "-i", "--inventory", action="append", help="repeatable (default inventories/aws_ec2.yml)"
+    )
     parser.add_argument("--limit", default="")
     parser.add_argument("--playbook", type=Path, default=REPO / "site.yml")
     parser.add_argument("--out", type=Path, default=REPO / "artifacts" / "drift")

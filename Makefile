@@ -1,6 +1,7 @@
 # llm-fleet — one entry point for setup, the local lab and the tests.
 #   make lab    set everything up, start the lab, run site.yml on it
-#   make test   lint, pytest (inventory against moto, lab end to end), every role's Molecule scenario
+#   make test   lint, pytest (inventory against moto, the lab's life cycle), every role's Molecule
+#               scenario, then the whole-stack scenario (molecule/: site.yml on the lab, browser)
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 VENV := .venv
@@ -10,7 +11,7 @@ CHECKOV_VENV := .venv-checkov
 WHEELHOUSE := .cache/wheelhouse
 HOSTS ?= 2
 ROLES ?= $(notdir $(wildcard roles/*))
-APT_PACKAGES := podman runc debootstrap uidmap iproute2 procps shellcheck
+APT_PACKAGES := podman runc debootstrap uidmap iproute2 procps shellcheck chromium chromium-driver
 
 export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
@@ -18,7 +19,7 @@ export ANSIBLE_FORCE_COLOR := 0
 export PY_COLORS := 0
 
 .PHONY: setup system-packages venv checkov-venv image wheelhouse standin rag-venv lab lab-up lab-status lab-down \
-	site drift test lint pytest rag-test molecule lock clean
+	site drift test lint pytest rag-test molecule molecule-roles molecule-stack lock clean
 
 ## Setup ---------------------------------------------------------------------------------------
 setup: system-packages venv checkov-venv image wheelhouse standin
@@ -107,11 +108,18 @@ pytest:
 rag-test: rag-venv
 	cd rag && ../$(RAG_VENV)/bin/mypy && ../$(RAG_VENV)/bin/pytest
 
-molecule:
+molecule: molecule-roles molecule-stack
+
+molecule-roles:
 	@for role in $(ROLES); do \
 		echo "== molecule test: $$role"; \
 		(cd roles/$$role && molecule test) || exit 1; \
 	done
+
+# The whole stack: lab up, site.yml through inventories/lab, idempotence, verify (APIs, browser,
+# drift, rolling update), lab down.
+molecule-stack:
+	molecule test
 
 ## Maintenance ---------------------------------------------------------------------------------
 lock: venv checkov-venv

@@ -16,11 +16,23 @@ from lab.config import (
     LABEL,
     ROLE_INSTANCE_TYPES,
     STATE_DIR,
+    TARGET_GROUP,
+    TARGET_GROUP_PORT,
+    TARGET_GROUP_ROLE,
     WHEELHOUSE,
     lab_endpoint,
     lab_port,
 )
-from lab.ec2 import MotoServer, ec2_client, port_is_open, run_tagged_instance, stop_process_group
+from lab.ec2 import (
+    MotoServer,
+    create_target_group,
+    ec2_client,
+    elbv2_client,
+    port_is_open,
+    register_targets,
+    run_tagged_instance,
+    stop_process_group,
+)
 from lab.image import ensure_image
 from lab.podman import containers_with_label, podman, systemd_state, wait_for_systemd
 from lab.state import LabHost, LabState
@@ -92,6 +104,11 @@ def cmd_up(args: argparse.Namespace) -> int:
             LabHost(name, role, instance["InstanceId"], ROLE_INSTANCE_TYPES[role], zone)
         )
         state.save()
+    elbv2 = elbv2_client(moto.endpoint)
+    target_group = create_target_group(ec2, elbv2, TARGET_GROUP, TARGET_GROUP_PORT)
+    serving = [host.instance_id for host in state.hosts if host.role == TARGET_GROUP_ROLE]
+    if serving:
+        register_targets(elbv2, target_group, serving, TARGET_GROUP_PORT)
     print(
         f"lab up in {time.monotonic() - started:.1f}s: {len(names)} hosts, EC2 API {moto.endpoint}"
     )

@@ -42,9 +42,19 @@ BASE_PACKAGES = (
 DEBIAN_SUITE = "bookworm"
 DEBIAN_MIRROR = os.environ.get("LAB_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 
-# Instance shape per lab role: what terraform launches for that role in production.
-ROLE_INSTANCE_TYPES = {"gpu-node": "g5.xlarge", "rag-node": "g4dn.xlarge"}
+# Instance shape per lab role: what terraform launches for that role in production. A base-node
+# gets only the fleet-wide roles (kernel_tuning, cloudwatch_agent): the fleet benchmark scales
+# out with those, as 16 full-stack hosts do not fit on one small machine.
+ROLE_INSTANCE_TYPES = {
+    "gpu-node": "g5.xlarge",
+    "rag-node": "g4dn.xlarge",
+    "base-node": "g4dn.xlarge",
+}
 AVAILABILITY_ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
+# The ALB target group (Open WebUI on every GPU host), as terraform creates it in production.
+TARGET_GROUP = "llm-fleet-lab-webui"
+TARGET_GROUP_PORT = 8080
+TARGET_GROUP_ROLE = "gpu-node"
 
 
 IMAGE_REPO = "localhost/llm-fleet/debian12-systemd"

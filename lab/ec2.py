@@ -124,3 +124,33 @@ def run_tagged_instance(
     )
     instance: dict[str, Any] = reservation["Instances"][0]
     return instance
+
+
+def elbv2_client(endpoint: str) -> Any:
+    return boto3.client("elbv2", region_name=REGION, endpoint_url=endpoint, **DUMMY_CREDENTIALS)
+
+
+def create_target_group(ec2: Any, elbv2: Any, name: str, port: int) -> str:
+    """The ALB target group terraform creates for Open WebUI (HTTP, /health), in the default
+    VPC the lab instances run in. Returns its ARN."""
+    vpcs = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]
+    if not vpcs:
+        raise RuntimeError("the EC2 API has no default VPC for the lab's target group")
+    group = elbv2.create_target_group(
+        Name=name,
+        Protocol="HTTP",
+        Port=port,
+        VpcId=vpcs[0]["VpcId"],
+        TargetType="instance",
+        HealthCheckPath="/health",
+        Matcher={"HttpCode": "200"},
+    )["TargetGroups"][0]
+    return str(group["TargetGroupArn"])
+
+
+def register_targets(elbv2: Any, target_group_arn: str, instance_ids: list[str], port: int) -> None:
+    """What the auto scaling group does for each instance it launches."""
+    elbv2.register_targets(
+        TargetGroupArn=target_group_arn,
+        Targets=[{"Id": instance_id, "Port": port} for instance_id in instance_ids],
+    )

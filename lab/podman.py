@@ -59,3 +59,11 @@ def wait_for_systemd(name: str, timeout: float = 90.0) -> str:
             return state
         time.sleep(1)
     raise PodmanError(f"{name}: systemd did not finish booting in {timeout:.0f}s (state: {state})")
+
+
+def address(name: str) -> str:
+    """The container's address on the podman bridge (a private address the controller reaches)."""
+    ip = podman("inspect", "--format", "{{.NetworkSettings.IPAddress}}", name).strip()
+    if not ip:
+        raise PodmanError(f"{name}: no address on the podman network")
+    return ip

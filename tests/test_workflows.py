@@ -90,6 +90,13 @@ def test_ci_runs_molecule_for_every_role() -> None:
     matrix = workflow("ci")["jobs"]["molecule"]["strategy"]["matrix"]["role"]
     roles = sorted(p.name for p in (REPO / "roles").iterdir() if (p / "molecule").is_dir())
     assert sorted(matrix) == roles
+    steps = workflow("ci")["jobs"]["molecule"]["steps"]
+    assert any("make molecule-roles ROLES=${{ matrix.role }}" in s.get("run", "") for s in steps)
+
+
+def test_ci_runs_the_whole_stack_scenario() -> None:
+    steps = workflow("ci")["jobs"]["stack"]["steps"]
+    assert any(s.get("run", "").endswith("make molecule-stack") for s in steps)
 
 
 def test_deploy_applies_terraform_then_site_yml_one_run_at_a_time() -> None:

@@ -1,0 +1,76 @@
+"""A person's path through the platform, in a real browser (Debian's chromium, headless, driven
+by Selenium through Debian's chromedriver): sign in to Open WebUI as the bootstrapped admin, pick
+the fleet-rag model, ask about an ingested document, and see the answer name that document.
+Screenshots are kept under artifacts/browser/."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
+
+from lab.config import REPO
+from tests.lab_stack import ADMIN_EMAIL, RAG_QUESTION, RAG_SOURCE
+
+SCREENSHOTS = REPO / "artifacts" / "browser"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+
+@pytest.fixture
+def browser() -> Iterator[WebDriver]:
+    for binary in (CHROMIUM, CHROMEDRIVER):
+        assert binary.exists(), f"{binary} is missing: `make setup` installs chromium-driver"
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in ("--headless=new", "--no-sandbox", "--window-size=1280,900"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        yield driver
+    finally:
+        driver.save_screenshot(str(SCREENSHOTS / "last-page.png"))
+        driver.quit()
+
+
+def test_sign_in_pick_fleet_rag_and_get_an_answer_with_its_source(
+    browser: WebDriver, webui_url: str, admin_password: str
+) -> None:
+    wait = WebDriverWait(browser, 60)
+    browser.get(f"{webui_url}/auth")
+    wait.until(ec.visibility_of_element_located((By.ID, "email"))).send_keys(ADMIN_EMAIL)
+    browser.find_element(By.ID, "password").send_keys(admin_password)
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    chat_input = wait.until(ec.visibility_of_element_located((By.ID, "chat-input")))
+    for dismiss in browser.find_elements(By.XPATH, '//button[contains(., "Let\'s Go")]'):
+        dismiss.click()  # the "what's new" dialog shown once per release
+
+    browser.find_element(By.ID, "model-selector-model-button").click()
+    search = wait.until(ec.visibility_of_element_located((By.ID, "model-search-input")))
+    search.send_keys("fleet-rag")
+    option = (By.CSS_SELECTOR, "button[aria-label='Select fleet-rag model']")
+    wait.until(ec.element_to_be_clickable(option)).click()
+    wait.until(
+        ec.text_to_be_present_in_element((By.ID, "model-selector-model-button"), "fleet-rag")
+    )
+
+    chat_input.click()
+    chat_input.send_keys(RAG_QUESTION)
+    chat_input.send_keys(Keys.ENTER)
+    WebDriverWait(browser, 180).until(
+        ec.text_to_be_present_in_element((By.TAG_NAME, "body"), RAG_SOURCE)
+    )
+    page = browser.find_element(By.TAG_NAME, "body").text
+    assert "every ninety days" in page
+    assert RAG_SOURCE in page
+    browser.save_screenshot(str(SCREENSHOTS / "rag-answer.png"))
+    assert (SCREENSHOTS / "rag-answer.png").stat().st_size > 10_000

@@ -1,0 +1,96 @@
+"""Drift on the whole stack: six hand changes, each named by tools/drift.py (site.yml in
+check+diff mode); --correct applies site.yml and checks again, which must find nothing."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from typing import Any
+
+from lab.config import REPO, venv_bin
+from tests.helpers import run_tool
+from tests.lab_stack import GPU_HOST, RAG_HOST, lab_host
+
+REPORTS = REPO / "artifacts" / "drift"
+DELETE_MODEL = (
+    "import urllib.request as u; u.urlopen(u.Request('http://127.0.0.1:11434/api/delete',"
+    " data=b'{\"model\": \"qwen2.5:0.5b\"}', method='DELETE'))"
+)
+# Hand changes, and the (host, task) of site.yml that must report each.
+TAMPERS = [
+    (
+        "a sysctl changed by hand",  # lab containers cannot set sysctls: the profile is edited
+        GPU_HOST,
+        "sed -i 's/^vm.swappiness=.*/vm.swappiness=60/' /etc/sysctl.d/90-llm-fleet.conf",
+        "kernel_tuning : Write the sysctl profile",
+    ),
+    (
+        "a service stopped and disabled",
+        RAG_HOST,
+        "systemctl disable --now amazon-cloudwatch-agent.service",
+        "cloudwatch_agent : Start the agent at boot",
+    ),
+    (
+        "a unit file edited",
+        GPU_HOST,
+        "echo '# edited by hand' >> /etc/systemd/system/open-webui.service",
+        "open_webui : Install the Open WebUI unit",
+    ),
+    (
+        "a secret's mode changed",
+        RAG_HOST,
+        "chmod 0644 /etc/chroma/token",
+        "fleet_common : Keep the owner and mode of an existing secret right",
+    ),
+    (
+        "a pre-pulled model removed",
+        GPU_HOST,
+        shlex.join(["python3", "-c", DELETE_MODEL]),
+        "ollama : Report the models a real run would pull or remove",
+    ),
+    (
+        "the Chroma token rotated by hand",
+        RAG_HOST,
+        "printf rotated-by-hand-0123456789 > /etc/chroma/token",
+        "chromadb_rag : Write Chroma's settings",
+    ),
+]
+
+
+def drift(*flags: str) -> int:
+    proc = run_tool(
+        venv_bin("python"),
+        "-m",
+        "tools.drift",
+        "-i",
+        "inventories/lab",
+        "--out",
+        REPORTS,
+        *flags,
+        timeout=1800,
+    )
+    print(proc.stdout[-3000:], proc.stderr[-3000:])
+    return proc.returncode
+
+
+def report(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((REPORTS / name).read_text())
+    return data
+
+
+def test_hand_changes_are_detected_then_corrected() -> None:
+    for _, name, command, _ in TAMPERS:
+        lab_host(name).check_output(command)
+    assert drift("--fail-on-drift") == 2
+    changed = {
+        (host, task["task"])
+        for host, result in report("drift.json")["hosts"].items()
+        for task in result["changed"]
+    }
+    for what, name, _, task in TAMPERS:
+        assert any(h == name and task in t for h, t in changed), f"{what} not reported: {changed}"
+    assert "rotated-by-hand" not in json.dumps(report("drift.json")), "a secret leaked"
+    assert drift("--correct") == 0
+    # The check after the correction is a drift run on a clean stack: it must find nothing.
+    assert all(not host["changed"] for host in report("after.json")["hosts"].values())
+    assert lab_host(RAG_HOST).service("amazon-cloudwatch-agent.service").is_enabled

@@ -1,0 +1,88 @@
+"""The stack site.yml built on the lab: inventory groups from the EC2 tags, every service up on
+the hosts its role tag asks for, Open WebUI on the private address only, a chat answered by the
+Ollama TEST STAND-IN (not Ollama), a grounded answer from fleet-rag, logs for the agent."""
+
+from __future__ import annotations
+
+import json
+
+from lab.config import REPO
+from lab.podman import address
+from tests.helpers import inventory_list
+from tests.lab_stack import GPU_HOST, RAG_HOST, RAG_QUESTION, RAG_SOURCE, api, lab_host
+
+SERVICES = {
+    GPU_HOST: ["ollama", "open-webui", "chroma", "fleet-rag", "amazon-cloudwatch-agent"],
+    RAG_HOST: ["chroma", "fleet-rag", "amazon-cloudwatch-agent"],
+}
+
+
+def test_inventory_groups_the_hosts_by_their_ec2_tags() -> None:
+    inventory = inventory_list(REPO / "inventories" / "lab")
+    assert inventory["role_gpu_node"]["hosts"] == [GPU_HOST]
+    assert inventory["role_rag_node"]["hosts"] == [RAG_HOST]
+    assert set(inventory["env_lab"]["hosts"]) == {GPU_HOST, RAG_HOST}
+
+
+def test_each_host_runs_the_services_of_its_role() -> None:
+    for name, services in SERVICES.items():
+        host = lab_host(name)
+        for service in services:
+            unit = host.service(f"{service}.service")
+            assert unit.is_running and unit.is_enabled, f"{name}: {service}"
+    assert not lab_host(RAG_HOST).service("open-webui.service").is_running
+
+
+def test_open_webui_listens_on_the_private_address_only() -> None:
+    host = lab_host(GPU_HOST)
+    private = address(GPU_HOST)
+    assert host.socket(f"tcp://{private}:8080").is_listening
+    assert not host.socket("tcp://0.0.0.0:8080").is_listening
+    for port in (11434, 8000, 8100):  # Ollama, Chroma, fleet-rag: loopback only
+        assert host.socket(f"tcp://127.0.0.1:{port}").is_listening
+        assert not host.socket(f"tcp://0.0.0.0:{port}").is_listening
+
+
+def test_chat_completion_from_the_ollama_stand_in(webui_url: str, webui_token: str) -> None:
+    """Through Open WebUI's API with the bootstrapped admin, answered by the Ollama
+    TEST STAND-IN (not Ollama)."""
+    reply = api(
+        "POST",
+        f"{webui_url}/api/chat/completions",
+        webui_token,
+        {"model": "llama3.2:1b", "stream": False, "messages": [{"role": "user", "content": "Hi"}]},
+    )
+    assert reply["choices"][0]["message"]["content"] == "Stand-in answer from llama3.2:1b to: Hi"
+
+
+def test_rag_model_cites_the_right_file_and_page(webui_url: str, webui_token: str) -> None:
+    models = api("GET", f"{webui_url}/api/models", webui_token)
+    assert "fleet-rag" in [m["id"] for m in models["data"]]
+    reply = api(
+        "POST",
+        f"{webui_url}/api/chat/completions",
+        webui_token,
+        {
+            "model": "fleet-rag",
+            "stream": False,
+            "messages": [{"role": "user", "content": RAG_QUESTION}],
+        },
+    )
+    content = reply["choices"][0]["message"]["content"]
+    assert "every ninety days" in content
+    assert f"Sources:\n1. {RAG_SOURCE}" in content
+
+
+def test_services_log_to_files_the_cloudwatch_agent_stand_in_tails() -> None:
+    """Every host runs the CloudWatch agent TEST STAND-IN (not the agent) on the config the role
+    validated; the services' output is in the files it ships (after the chats above)."""
+    ctl = "/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl"
+    for name in SERVICES:
+        status = json.loads(lab_host(name).check_output(f"{ctl} -a status"))
+        assert status["status"] == "running" and status["configstatus"] == "configured"
+    gpu = lab_host(GPU_HOST)
+    webui_log = gpu.file("/var/log/llm-fleet/open-webui.log").content_string
+    assert "POST /api/chat/completions" in webui_log
+    assert lab_host(RAG_HOST).file("/var/log/llm-fleet/fleet-rag.log").content_string.strip()
+    agent_log = gpu.file("/opt/aws/amazon-cloudwatch-agent/logs/amazon-cloudwatch-agent.log")
+    assert "would tail /var/log/llm-fleet/ollama.log (present)" in agent_log.content_string

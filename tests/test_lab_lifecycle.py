@@ -1,0 +1,80 @@
+"""The lab's life cycle: `lab up` starts the EC2 API and tagged hosts (and the load balancer
+target group, with the gpu-node hosts in it, as the auto scaling group does); `lab status`
+reports them; `lab down` leaves no container, process or network namespace behind. The stack
+on the lab is tested by the whole-stack Molecule scenario (molecule/default)."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from lab.config import LABEL, REPO, STATE_FILE, TARGET_GROUP, lab_port, venv_bin
+from lab.ec2 import elbv2_client, port_is_open
+from lab.podman import containers_with_label
+from lab.state import LabState
+from tests.helpers import inventory_list, run_tool
+
+pytestmark = pytest.mark.lab
+
+
+def netns() -> set[str]:
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True)
+    return {line.split()[0] for line in out.stdout.splitlines() if line.strip()}
+
+
+def lab(*args: str) -> subprocess.CompletedProcess[str]:
+    return run_tool(venv_bin("python"), "-m", "lab", *args, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def lab_up() -> Iterator[set[str]]:
+    if STATE_FILE.exists() or port_is_open(lab_port()):
+        pytest.skip("a lab is already up on this machine; `python -m lab down` first")
+    namespaces_before = netns()
+    proc = lab("up", "--hosts", "3")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    yield namespaces_before
+    lab("down")
+
+
+def test_inventory_groups_the_hosts_by_their_tags(lab_up: set[str]) -> None:
+    inventory = inventory_list(REPO / "inventories" / "lab")
+    assert inventory["role_gpu_node"]["hosts"] == ["llm-fleet-lab-1", "llm-fleet-lab-3"]
+    assert inventory["role_rag_node"]["hosts"] == ["llm-fleet-lab-2"]
+    zones = {group for group in inventory if group.startswith("az_")}
+    assert len(zones) == 3  # the hosts are spread over the availability zones
+
+
+def test_gpu_hosts_are_in_the_load_balancer_target_group(lab_up: set[str]) -> None:
+    state = LabState.load()
+    assert state is not None
+    elbv2 = elbv2_client(state.endpoint)
+    arn = elbv2.describe_target_groups(Names=[TARGET_GROUP])["TargetGroups"][0]["TargetGroupArn"]
+    health = elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+    gpu = {h.instance_id for h in state.hosts if h.role == "gpu-node"}
+    assert {t["Target"]["Id"] for t in health} == gpu
+    assert {t["Target"]["Port"] for t in health} == {8080}
+
+
+def test_lab_status_reports_healthy(lab_up: set[str]) -> None:
+    proc = lab("status")
+    assert proc.returncode == 0, proc.stdout
+    assert proc.stdout.count("running") + proc.stdout.count("degraded") >= 3
+
+
+def test_lab_down_leaves_nothing_behind(lab_up: set[str]) -> None:
+    proc = lab("down")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert containers_with_label(LABEL) == []
+    assert not port_is_open(lab_port())
+    assert not STATE_FILE.exists()
+    leftovers = subprocess.run(
+        ["pgrep", "-f", f"moto_server -H 127.0.0.1 -p {lab_port()}|llm-fleet-lab-"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert leftovers.stdout == "", leftovers.stdout
+    assert netns() <= lab_up  # every namespace the hosts had is gone

@@ -1,7 +1,7 @@
 """Drift detection and correction for the fleet.
 
-    python -m tools.drift [-i INVENTORY]... [--limit HOSTS] [--out DIR] [--fail-on-drift] [--correct]
-                          [--playbook site.yml]
+    python -m tools.drift [-i INVENTORY]... [--limit HOSTS] [--out DIR] [--fail-on-drift]
+                          [--correct] [--playbook site.yml]
 
 Runs site.yml in check+diff mode: every task that would change something is drift. Writes
 DIR/drift.json (per host, per task, the diff) and DIR/drift.md (a short summary), prints the

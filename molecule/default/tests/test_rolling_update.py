@@ -74,10 +74,11 @@ def test_the_host_leaves_the_target_group_while_its_roles_run() -> None:
 
 
 def test_a_host_failing_its_health_gate_stays_out_of_the_target_group() -> None:
-    """The gate asks a path Open WebUI does not serve: the host must not go back in service."""
+    """The gate cannot reach Open WebUI (nothing listens where it asks): the host must not go
+    back in service."""
     proc = rolling_update(
         "-e",
-        "rolling_update_health_path=/no-such-health-check",
+        "rolling_update_health_url=http://127.0.0.1:9/health",
         "-e",
         "rolling_update_health_retries=2",
     )

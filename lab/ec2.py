@@ -154,3 +154,13 @@ def register_targets(elbv2: Any, target_group_arn: str, instance_ids: list[str],
         TargetGroupArn=target_group_arn,
         Targets=[{"Id": instance_id, "Port": port} for instance_id in instance_ids],
     )
+
+
+def target_health(elbv2: Any, name: str) -> tuple[str, list[dict[str, Any]]]:
+    """A target group's ARN and its registered targets with their health, found by name."""
+    groups = elbv2.describe_target_groups(Names=[name])["TargetGroups"]
+    arn = str(groups[0]["TargetGroupArn"])
+    health: list[dict[str, Any]] = elbv2.describe_target_health(TargetGroupArn=arn)[
+        "TargetHealthDescriptions"
+    ]
+    return arn, health

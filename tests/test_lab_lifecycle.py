@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from lab.config import LABEL, REPO, STATE_FILE, TARGET_GROUP, lab_port, venv_bin
-from lab.ec2 import elbv2_client, port_is_open
+from lab.ec2 import elbv2_client, port_is_open, target_health
 from lab.podman import containers_with_label
 from lab.state import LabState
 from tests.helpers import inventory_list, run_tool
@@ -50,9 +50,7 @@ def test_inventory_groups_the_hosts_by_their_tags(lab_up: set[str]) -> None:
 def test_gpu_hosts_are_in_the_load_balancer_target_group(lab_up: set[str]) -> None:
     state = LabState.load()
     assert state is not None
-    elbv2 = elbv2_client(state.endpoint)
-    arn = elbv2.describe_target_groups(Names=[TARGET_GROUP])["TargetGroups"][0]["TargetGroupArn"]
-    health = elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+    _, health = target_health(elbv2_client(state.endpoint), TARGET_GROUP)
     gpu = {h.instance_id for h in state.hosts if h.role == "gpu-node"}
     assert {t["Target"]["Id"] for t in health} == gpu
     assert {t["Target"]["Port"] for t in health} == {8080}

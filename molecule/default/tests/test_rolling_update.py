@@ -9,8 +9,8 @@ import re
 import subprocess
 from typing import Any
 
-from lab.config import TARGET_GROUP, venv_bin
-from lab.ec2 import elbv2_client, register_targets
+from lab.config import TARGET_GROUP, TARGET_GROUP_PORT, venv_bin
+from lab.ec2 import elbv2_client, register_targets, target_health
 from lab.state import LabState
 from tests.helpers import recap, run_tool
 from tests.lab_stack import GPU_HOST
@@ -26,26 +26,23 @@ def rolling_update(*extra: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def target_group_arn() -> str:
+def lab_state() -> LabState:
     state = LabState.load()
-    assert state is not None
-    groups = elbv2_client(state.endpoint).describe_target_groups(Names=[TARGET_GROUP])
-    return str(groups["TargetGroups"][0]["TargetGroupArn"])
+    assert state is not None, "the lab is not up"
+    return state
+
+
+def elbv2() -> Any:
+    return elbv2_client(lab_state().endpoint)
 
 
 def targets() -> dict[str, str]:
-    state = LabState.load()
-    assert state is not None
-    elbv2: Any = elbv2_client(state.endpoint)
-    health = elbv2.describe_target_health(TargetGroupArn=target_group_arn())
-    health = health["TargetHealthDescriptions"]
+    _, health = target_health(elbv2(), TARGET_GROUP)
     return {t["Target"]["Id"]: t["TargetHealth"]["State"] for t in health}
 
 
 def gpu_instance_id() -> str:
-    state = LabState.load()
-    assert state is not None
-    return next(h.instance_id for h in state.hosts if h.name == GPU_HOST)
+    return next(h.instance_id for h in lab_state().hosts if h.name == GPU_HOST)
 
 
 def test_bad_target_group_settings_are_refused_before_anything_changes() -> None:
@@ -90,8 +87,5 @@ def test_a_host_failing_its_health_gate_stays_out_of_the_target_group() -> None:
         assert "Put the host back" not in proc.stdout
         assert targets() == {}
     finally:  # leave the lab as the auto scaling group would have it
-        state = LabState.load()
-        assert state is not None
-        register_targets(
-            elbv2_client(state.endpoint), target_group_arn(), [gpu_instance_id()], 8080
-        )
+        arn, _ = target_health(elbv2(), TARGET_GROUP)
+        register_targets(elbv2(), arn, [gpu_instance_id()], TARGET_GROUP_PORT)

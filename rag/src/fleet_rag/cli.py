@@ -93,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from fleet_rag.embeddings import Embedder
 
-    embedder = Embedder(settings.embedding_model, settings.embedding_batch)
+    embedder = Embedder.from_settings(settings)
     if args.command == "query":
         from fleet_rag.retrieval import retrieve
 

@@ -61,10 +61,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        state["embedder"] = (
-            embedder_factory
-            or (lambda: Embedder(settings.embedding_model, settings.embedding_batch))
-        )()
+        state["embedder"] = (embedder_factory or (lambda: Embedder.from_settings(settings)))()
         state["store"] = (store_factory or (lambda: Store.open(settings)))()
         yield
 
@@ -95,8 +92,14 @@ def create_app(
     @app.get("/health")
     async def health() -> dict[str, Any]:
         store: Store = state["store"]
+        embedder: Embedder = state["embedder"]
         chunks = await run_in_threadpool(store.count)
-        return {"status": "ok", "collection": store.name, "chunks": chunks}
+        return {
+            "status": "ok",
+            "collection": store.name,
+            "chunks": chunks,
+            "embedder": {"device": embedder.device, "precision": embedder.precision},
+        }
 
     @app.get("/api/version")
     async def version() -> dict[str, str]:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 
 
 @dataclass(frozen=True)
@@ -20,9 +22,14 @@ class Settings:
     threshold: float = 0.25
     mmr: bool = True
     mmr_lambda: float = 0.7
-    # Embeddings: a sentence-transformers model name or folder; the default loads offline.
+    # MMR picks top_k among the top_k * mmr_fetch_factor nearest chunks.
+    mmr_fetch_factor: int = 3
+    # Embeddings: a sentence-transformers model name or folder (the default loads offline), the
+    # device (auto, cpu, cuda, cuda:N) and precision (auto, float32, bfloat16, float16).
     embedding_model: str = DEFAULT_MODEL
-    embedding_batch: int = 64
+    embedding_batch: int = 32
+    embedding_device: str = "auto"
+    embedding_precision: str = "auto"
     # Storage: a Chroma server (URL + token) or, without a URL, an embedded store at data_dir.
     chroma_url: str = ""
     chroma_token: str = field(default="", repr=False)
@@ -49,6 +56,14 @@ class Settings:
             problems.append("threshold is a cosine similarity between -1 and 1")
         if not 0.0 <= self.mmr_lambda <= 1.0:
             problems.append("mmr_lambda must be between 0 and 1")
+        if self.mmr_fetch_factor < 1:
+            problems.append("mmr_fetch_factor must be at least 1")
+        if self.embedding_batch < 1:
+            problems.append("embedding_batch must be at least 1")
+        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.embedding_device):
+            problems.append("embedding_device must be auto, cpu, cuda or cuda:N")
+        if self.embedding_precision not in PRECISIONS:
+            problems.append("embedding_precision must be one of " + ", ".join(PRECISIONS))
         if self.max_file_bytes < 1:
             problems.append("max_file_bytes must be positive")
         if problems:

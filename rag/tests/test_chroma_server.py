@@ -1,5 +1,7 @@
 """The store against a real Chroma server with token authentication (Chroma's own Python
-server, as the chromadb_rag role runs it) on loopback."""
+server) on loopback: as the chromadb_rag role runs it (with its fleet_chroma_api module, which
+lets the server answer stored embeddings) and as Chroma ships it (which cannot: MMR falls back
+to embedding the candidates again)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from fleet_rag.embeddings import Embedder
@@ -21,15 +24,27 @@ from tests.conftest import free_port, wait_until_answering
 from tests.samples import write_good_corpus
 
 TOKEN = "chroma-test-token"
+ROLE_FILES = Path(__file__).resolve().parents[2] / "roles" / "chromadb_rag" / "files"
 
 
-@pytest.fixture(scope="module")
-def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@pytest.fixture(scope="module", params=["as-deployed", "as-shipped"])
+def chroma_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("chroma")
     (folder / "token").write_text(TOKEN)
     port = free_port()
+    deployed = request.param == "as-deployed"
+    if deployed and not (ROLE_FILES / "fleet_chroma_api.py").is_file():
+        pytest.skip("the chromadb_rag role is not beside this package")
+    extra = (
+        {"PYTHONPATH": str(ROLE_FILES), "CHROMA_API_IMPL": "fleet_chroma_api.ArrayEmbeddingsAPI"}
+        if deployed
+        else {}
+    )
     env = dict(
         os.environ,
+        **extra,
         IS_PERSISTENT="TRUE",
         PERSIST_DIRECTORY=str(folder / "data"),
         ANONYMIZED_TELEMETRY="FALSE",
@@ -79,3 +94,29 @@ def test_a_wrong_token_is_refused(chroma_url: str, settings: Settings) -> None:
     wrong = dataclasses.replace(settings, chroma_url=chroma_url, chroma_token="wrong")
     with pytest.raises(Exception, match=r"(?i)forbidden|unauthorized|403|401"):
         Store.open(wrong, collection="server-test")
+
+
+def test_mmr_uses_the_stored_vectors_where_the_server_answers_them(
+    chroma_url: str,
+    request: pytest.FixtureRequest,
+    settings: Settings,
+    embedder: Embedder,
+    tmp_path: Path,
+) -> None:
+    remote = dataclasses.replace(settings, chroma_url=chroma_url, chroma_token=TOKEN)
+    store = Store.open(remote, collection="vectors-test")
+    write_good_corpus(tmp_path / "docs")
+    ingest_paths([tmp_path / "docs"], store, embedder, remote)
+    question = embedder.embed(["What do the penguins eat?"])[0]
+    matches = store.nearest(question, 3, vectors=True)
+    deployed = "as-deployed" in request.node.callspec.id
+    assert store.returns_embeddings is deployed
+    if deployed:
+        stored = np.array([m.vector for m in matches], dtype=np.float32)
+        fresh = np.array(embedder.embed([m.text for m in matches]), dtype=np.float32)
+        assert np.allclose((stored * fresh).sum(axis=1), 1.0, atol=1e-3)
+    else:
+        assert all(m.vector is None for m in matches)
+    # Either way MMR picks the same chunks.
+    picked = retrieve(store, embedder, "What do the penguins eat?", remote, mmr=True)
+    assert picked and picked[0].metadata["source"] == "zephyr.md"

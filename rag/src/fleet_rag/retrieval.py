@@ -24,13 +24,17 @@ def retrieve(
     floor = settings.threshold if threshold is None else threshold
     use_mmr = settings.mmr if mmr is None else mmr
     query_vector = embedder.embed([query])[0]
-    candidates = store.nearest(query_vector, n=k * 4 if use_mmr else k)
+    candidates = store.nearest(
+        query_vector, n=k * settings.mmr_fetch_factor if use_mmr else k, vectors=use_mmr
+    )
     above = [m for m in candidates if m.similarity >= floor]
     if not use_mmr or len(above) <= 1:
         return above[:k]
-    # The candidates' vectors are embedded again here rather than fetched: Chroma's Python
-    # server (1.5) fails to serialise embeddings in query and get responses.
-    vectors = embedder.embed([m.text for m in above])
+    stored = [m.vector for m in above]
+    if any(v is None for v in stored):  # a server that cannot return them: embed again (slow)
+        vectors: Sequence[Sequence[float]] = embedder.embed([m.text for m in above])
+    else:
+        vectors = [v for v in stored if v is not None]
     return mmr_select(query_vector, above, vectors, k, settings.mmr_lambda)
 
 

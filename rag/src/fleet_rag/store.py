@@ -3,9 +3,10 @@ PersistentClient where no server is configured. Collections use cosine space."""
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
@@ -13,6 +14,11 @@ from fleet_rag.documents import Chunk, Metadata
 from fleet_rag.settings import Settings
 
 MAX_BATCH = 2000  # below Chroma's per-request limit
+# Chroma's Python server (1.5) fails to serialise stored embeddings in query and get answers
+# (chroma-core/chroma#5350); the chromadb_rag role deploys it with a fix, other servers may lack it.
+EMBEDDINGS_UNSUPPORTED = "has no attribute 'tolist'"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -21,6 +27,7 @@ class Match:
     text: str
     metadata: Metadata
     similarity: float  # cosine similarity, 1 = identical direction
+    vector: list[float] | None = field(default=None, repr=False, compare=False)
 
 
 def connect(settings: Settings) -> Any:
@@ -50,6 +57,7 @@ class Store:
     def __init__(self, client: Any, collection: str) -> None:
         self.client = client
         self.name = collection
+        self.returns_embeddings = True
         self.collection = client.get_or_create_collection(
             name=collection, metadata={"hnsw:space": "cosine"}, embedding_function=None
         )
@@ -114,20 +122,40 @@ class Store:
                 return dict(sorted(counts.items()))
             offset += 5000
 
-    def nearest(self, embedding: Sequence[float], n: int) -> list[Match]:
-        if n < 1 or self.count() == 0:
+    def nearest(self, embedding: Sequence[float], n: int, vectors: bool = False) -> list[Match]:
+        """The n stored chunks closest to embedding; with vectors=True each carries its stored
+        vector where the server can return it (see EMBEDDINGS_UNSUPPORTED)."""
+        if n < 1:
             return []
+        include = ["documents", "metadatas", "distances"]
+        if vectors and self.returns_embeddings:
+            try:
+                result = self.collection.query(
+                    query_embeddings=[list(embedding)],
+                    n_results=n,
+                    include=[*include, "embeddings"],
+                )
+            except Exception as exc:
+                if EMBEDDINGS_UNSUPPORTED not in str(exc):
+                    raise
+                log.warning("the Chroma server cannot return embeddings (%s): MMR re-embeds", exc)
+                self.returns_embeddings = False
+            else:
+                return _matches(result, result["embeddings"][0])
         result = self.collection.query(
-            query_embeddings=[list(embedding)],
-            n_results=n,
-            include=["documents", "metadatas", "distances"],
+            query_embeddings=[list(embedding)], n_results=n, include=include
         )
-        return [
-            Match(
-                id=chunk_id,
-                text=result["documents"][0][i],
-                metadata=result["metadatas"][0][i],
-                similarity=1.0 - float(result["distances"][0][i]),
-            )
-            for i, chunk_id in enumerate(result["ids"][0])
-        ]
+        return _matches(result, None)
+
+
+def _matches(result: Any, vectors: Any) -> list[Match]:
+    return [
+        Match(
+            id=chunk_id,
+            text=result["documents"][0][i],
+            metadata=result["metadatas"][0][i],
+            similarity=1.0 - float(result["distances"][0][i]),
+            vector=None if vectors is None else [float(x) for x in vectors[i]],
+        )
+        for i, chunk_id in enumerate(result["ids"][0])
+    ]

@@ -102,3 +102,35 @@ def test_data_survives_a_restart(host: Host) -> None:
         HEARTBEAT,
     )
     assert json.loads(fleet_rag(host, "list", "--json")) == before
+
+
+def test_chroma_answers_stored_embeddings_for_mmr(host: Host) -> None:
+    """The deployed server returns stored vectors (fleet_chroma_api), so fleet-rag's MMR does
+    not embed the candidates again; as Chroma ships it, this request fails."""
+    script = (
+        "import os, chromadb\n"
+        "token = os.environ['FLEET_RAG_CHROMA_TOKEN']\n"
+        "client = chromadb.HttpClient(host='127.0.0.1', port=8000,"
+        " headers={'Authorization': 'Bearer ' + token})\n"
+        "found = client.get_collection('documents').get(limit=2, include=['embeddings'])\n"
+        "print(len(found['embeddings']), len(found['embeddings'][0]))\n"
+    )
+    command = f"{ENV} runuser -u rag -- /opt/fleet-rag/venv/bin/python -c %s"
+    assert host.check_output(command, script).split() == ["2", "384"]
+
+
+def test_health_names_the_embedder_device_and_precision(host: Host) -> None:
+    health = json.loads(
+        host.check_output(
+            "python3 -c %s",
+            "import urllib.request; "
+            "print(urllib.request.urlopen('http://127.0.0.1:8100/health').read().decode())",
+        )
+    )
+    # A lab host has no GPU: the CPU, in bfloat16 where it multiplies it natively.
+    flags = host.file("/proc/cpuinfo").content_string
+    native = "avx512_bf16" in flags or "amx_bf16" in flags
+    assert health["embedder"] == {
+        "device": "cpu",
+        "precision": "bfloat16" if native else "float32",
+    }

@@ -68,3 +68,28 @@ def test_bad_input_fails_alone_and_leaves_the_index_as_it_was(
     (result,) = summary.files
     assert result.status == "failed" and reason in result.reason
     assert store.collection.get(include=["documents", "metadatas"]) == before
+
+
+def test_files_embedded_together_are_stored_and_reported_one_by_one(
+    tmp_path: Path, store: Store, embedder: Embedder, settings: Settings
+) -> None:
+    """Consecutive new files share embedding calls; each keeps its own chunks, vectors and
+    result, in the order of the files, around an unchanged and a failed one."""
+    docs = write_good_corpus(tmp_path / "docs")
+    ingest_paths([docs["md"]], store, embedder, settings)
+    bad = write_bad_files(tmp_path / "bad")[BAD_REASONS[0]]
+    order = [docs["pdf"], docs["docx"], docs["md"], bad, docs["txt"]]  # pdf + docx: one call
+    summary = ingest_paths(order, store, embedder, settings)
+    assert [(f.source, f.status) for f in summary.files] == [
+        ("aurora.pdf", "added"),
+        ("borealis.docx", "added"),
+        ("zephyr.md", "unchanged"),
+        (bad.name, "failed"),
+        ("quasar.txt", "added"),
+    ]
+    for source in ("aurora.pdf", "borealis.docx", "quasar.txt"):
+        ids, _ = store.source_ids(source)
+        stored = store.collection.get(ids=ids, include=["documents", "embeddings"])
+        fresh = embedder.embed(stored["documents"])
+        for kept, again in zip(stored["embeddings"], fresh, strict=True):
+            assert sum(a * b for a, b in zip(kept, again, strict=True)) > 0.999

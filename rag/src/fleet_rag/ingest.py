@@ -4,16 +4,20 @@ leaves the index exactly as it was."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fleet_rag.chunking import chunk_sections
+from fleet_rag.documents import Chunk
 from fleet_rag.embeddings import Embedder
 from fleet_rag.loaders import LoaderError, load_document
 from fleet_rag.settings import Settings
 from fleet_rag.store import Store
+
+# Chunks embedded in one call across consecutive files (a few seconds of work on 2 CPU cores).
+EMBED_GROUP = 256
 
 
 @dataclass
@@ -75,9 +79,17 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def ingest_file(
-    path: Path, source: str, store: Store, embedder: Embedder, settings: Settings
-) -> FileResult:
+@dataclass
+class Prepared:
+    """A file loaded and chunked, waiting for its embeddings."""
+
+    source: str
+    chunks: list[Chunk]
+    replacing: bool
+
+
+def prepare(path: Path, source: str, store: Store, settings: Settings) -> Prepared | FileResult:
+    """Load and chunk a file, or its final result: unchanged (same SHA-256) or failed."""
     if not path.is_file():
         return FileResult(source, "failed", reason="no such file")
     digest = file_sha256(path)
@@ -89,9 +101,24 @@ def ingest_file(
     except LoaderError as exc:
         return FileResult(source, "failed", reason=str(exc))
     chunks = chunk_sections(sections, settings.chunk_tokens, settings.chunk_overlap, digest)
-    embeddings = embedder.embed([chunk.text for chunk in chunks])
-    removed = store.replace_source(source, chunks, embeddings)
-    return FileResult(source, "replaced" if old_ids else "added", len(chunks), removed)
+    return Prepared(source, chunks, replacing=bool(old_ids))
+
+
+def store_prepared(
+    prepared: Prepared, embeddings: Sequence[Sequence[float]], store: Store
+) -> FileResult:
+    removed = store.replace_source(prepared.source, prepared.chunks, embeddings)
+    status = "replaced" if prepared.replacing else "added"
+    return FileResult(prepared.source, status, len(prepared.chunks), removed)
+
+
+def ingest_file(
+    path: Path, source: str, store: Store, embedder: Embedder, settings: Settings
+) -> FileResult:
+    prepared = prepare(path, source, store, settings)
+    if isinstance(prepared, FileResult):
+        return prepared
+    return store_prepared(prepared, embedder.embed([c.text for c in prepared.chunks]), store)
 
 
 def ingest_paths(
@@ -101,10 +128,35 @@ def ingest_paths(
     settings: Settings,
     progress: Callable[[FileResult], None] | None = None,
 ) -> Summary:
+    """Ingest files and folders. The chunks of consecutive new or edited files are embedded
+    together, up to EMBED_GROUP of them, so that batches are full and sorted by length across
+    small files; each file is still stored (or rolled back) on its own."""
     summary = Summary()
-    for path, source in expand(paths):
-        result = ingest_file(path, source, store, embedder, settings)
+    pending: list[Prepared] = []
+
+    def record(result: FileResult) -> None:
         summary.files.append(result)
         if progress is not None:
             progress(result)
+
+    def flush() -> None:
+        vectors = embedder.embed([c.text for p in pending for c in p.chunks])
+        at = 0
+        for prepared in pending:
+            record(store_prepared(prepared, vectors[at : at + len(prepared.chunks)], store))
+            at += len(prepared.chunks)
+        pending.clear()
+
+    for path, source in expand(paths):
+        prepared = prepare(path, source, store, settings)
+        if isinstance(prepared, FileResult):
+            if pending:  # keep the summary in the order of the files
+                flush()
+            record(prepared)
+            continue
+        pending.append(prepared)
+        if sum(len(p.chunks) for p in pending) >= EMBED_GROUP:
+            flush()
+    if pending:
+        flush()
     return summary

@@ -1,5 +1,6 @@
-"""RAG benchmark: ingest throughput (fleet-rag vs. a LangChain baseline with the same embedder
-and store) and retrieval latency at 10k and 100k chunks. Prints figures; asserts nothing.
+"""RAG benchmark: ingest throughput (fleet-rag vs. a LangChain baseline with the same embedding
+model and store) and retrieval latency at 10k and 100k chunks, on the embedded store and through
+Chroma's server as the chromadb_rag role deploys it. Prints figures; asserts nothing.
 
     .venv-rag/bin/python benchmarks/rag_bench.py [--mb 5] [--sizes 10000,100000] [--queries 200]
 
@@ -9,22 +10,33 @@ Targets: >= 200 chunks/s on 2 cores, >= 1.5x the baseline, retrieval p95 <= 30 m
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "rag"))
 
+from fleet_rag.chunking import chunk_sections
 from fleet_rag.embeddings import Embedder
 from fleet_rag.ingest import ingest_paths
+from fleet_rag.loaders import load_document
 from fleet_rag.retrieval import retrieve
 from fleet_rag.settings import Settings
 from fleet_rag.store import Store
+
+from tests.conftest import free_port, wait_until_answering  # the package's test helpers
+
+ROLE_FILES = Path(__file__).resolve().parent.parent / "roles" / "chromadb_rag" / "files"
 
 TOPICS = ["reactor", "turbine", "telescope", "penguin", "bakery", "glacier", "satellite",
           "orchard", "harbour", "library", "volcano", "monastery"]  # fmt: skip
@@ -71,7 +83,6 @@ def fleet_ingest(corpus: Path, embedder: Embedder, data: Path) -> tuple[int, flo
 
 def baseline_ingest(corpus: Path, embedder: Embedder, data: Path) -> tuple[int, float]:
     """RecursiveCharacterTextSplitter + the same embedder + Chroma, loaders from fleet-rag."""
-    from fleet_rag.loaders import load_document
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
     settings = Settings(data_dir=data, collection="bench-baseline")
@@ -90,31 +101,71 @@ def baseline_ingest(corpus: Path, embedder: Embedder, data: Path) -> tuple[int, 
     return total, time.perf_counter() - started
 
 
-def latency(size: int, embedder: Embedder, data: Path, queries: int) -> tuple[float, float]:
-    """Fill a collection with `size` chunks (synthetic unit vectors beside real text) and time
-    retrieve(): query embedding + Chroma top-k + threshold + MMR."""
-    settings = Settings(data_dir=data, collection=f"bench-{size}", top_k=4, threshold=-1.0)
-    store = Store.open(settings)
+@contextmanager
+def chroma_server(data: Path, deployed: bool) -> Iterator[tuple[str, str]]:
+    """Chroma's Python server with token auth on loopback, as the chromadb_rag role runs it
+    (deployed: with its fleet_chroma_api module) or as Chroma ships it."""
+    data.mkdir(parents=True)
+    (data / "token").write_text("bench-token")
+    port = free_port()
+    env = dict(os.environ, IS_PERSISTENT="TRUE", PERSIST_DIRECTORY=str(data / "chroma"),
+               ANONYMIZED_TELEMETRY="FALSE",
+               CHROMA_SERVER_AUTHN_PROVIDER=(
+                   "chromadb.auth.token_authn.TokenAuthenticationServerProvider"),
+               CHROMA_SERVER_AUTHN_CREDENTIALS_FILE=str(data / "token"))  # fmt: skip
+    if deployed:
+        env.update(
+            PYTHONPATH=str(ROLE_FILES), CHROMA_API_IMPL="fleet_chroma_api.ArrayEmbeddingsAPI"
+        )
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "chromadb.app:app", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning", "--no-access-log"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_answering(f"{url}/api/v2/heartbeat", server, timeout=60)
+        yield url, "bench-token"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def fill(store: Store, size: int, texts: list[str], dimensions: int) -> None:
+    """`size` chunks: real chunk texts from the corpus beside synthetic unit vectors."""
     rng = np.random.default_rng(size)
     for at in range(0, size, 5000):
         n = min(5000, size - at)
-        vectors = rng.standard_normal((n, embedder.dimensions)).astype(np.float32)
+        vectors = rng.standard_normal((n, dimensions)).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         store.collection.add(ids=[f"c{at + i}" for i in range(n)],
-                             documents=[f"chunk {at + i} about {TOPICS[(at + i) % 12]}"
-                                        for i in range(n)],
+                             documents=[texts[(at + i) % len(texts)] for i in range(n)],
                              embeddings=vectors.tolist(),
                              metadatas=[{"source": f"f{(at + i) // 50}"}
                                         for i in range(n)])  # fmt: skip
+
+
+def latency(store: Store, embedder: Embedder, settings: Settings, queries: int) -> str:
+    """retrieve() as the service calls it: query embedding + Chroma top-k + threshold + MMR."""
     samples = []
-    words = random.Random(size)
+    words = random.Random(queries)
     for _ in range(queries):
         question = f"What does the {words.choice(TOPICS)} {words.choice(VERBS)}?"
         started = time.perf_counter()
         retrieve(store, embedder, question, settings)
         samples.append((time.perf_counter() - started) * 1000)
     samples.sort()
-    return statistics.median(samples), samples[int(len(samples) * 0.95) - 1]
+    p95 = samples[max(0, int(len(samples) * 0.95) - 1)]
+    return f"p50 {statistics.median(samples):.1f} ms, p95 {p95:.1f} ms ({queries} queries)"
+
+
+def chunk_texts(corpus: Path, settings: Settings) -> list[str]:
+    texts: list[str] = []
+    for path in sorted(corpus.glob("doc*"))[:20]:
+        sections = load_document(path, path.name, settings.max_file_bytes)
+        texts += [c.text for c in chunk_sections(sections, settings.chunk_tokens,
+                                                 settings.chunk_overlap, "bench")]  # fmt: skip
+    return texts
 
 
 def main() -> int:
@@ -122,27 +173,56 @@ def main() -> int:
     parser.add_argument("--mb", type=float, default=5.0)
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--skip-ingest", action="store_true", help="retrieval latency only")
     args = parser.parse_args()
-    embedder = Embedder()
-    embedder.embed(["warm up"])
+    embedder = Embedder()  # auto: the device and precision fleet-rag uses on this machine
+    plain = Embedder(device="cpu", precision="float32")  # sentence-transformers' defaults
+    for model in (embedder, plain):
+        model.embed(["warm up"])
+    print(f"cpu cores: {os.cpu_count()}; fleet-rag embedder: {embedder.name} on {embedder.device} "
+          f"in {embedder.precision}; baseline embedder: float32 (sentence-transformers' default, "
+          "as LangChain's HuggingFaceEmbeddings loads it)")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="rag-bench-") as tmp:
         root = Path(tmp)
         size = write_corpus(root / "corpus", args.mb)
-        print(
-            f"corpus: {size / 1e6:.1f} MB of text in {len(list((root / 'corpus').iterdir()))} files"
+        files = len(list((root / "corpus").iterdir()))
+        print(f"corpus: {size / 1e6:.1f} MB of text in {files} files")
+        runs = (
+            {}
+            if args.skip_ingest
+            else {
+                "fleet-rag": fleet_ingest(root / "corpus", embedder, root / "fleet"),
+                "fleet-rag float32": fleet_ingest(root / "corpus", plain, root / "fleet32"),
+                "baseline": baseline_ingest(root / "corpus", plain, root / "base"),
+            }
         )
-        chunks, seconds = fleet_ingest(root / "corpus", embedder, root / "fleet")
-        fleet_rate = chunks / seconds
-        print(f"fleet-rag ingest: {chunks} chunks in {seconds:.1f} s = {fleet_rate:.0f} chunks/s")
-        base_chunks, base_seconds = baseline_ingest(root / "corpus", embedder, root / "base")
-        base_rate = base_chunks / base_seconds
-        print(f"baseline ingest:  {base_chunks} chunks in {base_seconds:.1f} s", end=" ")
-        print(f"= {base_rate:.0f} chunks/s")
-        print(f"ratio fleet-rag / baseline (chunks/s): {fleet_rate / base_rate:.2f}x; "
-              f"(corpus MB/s): {(size / seconds) / (size / base_seconds):.2f}x")  # fmt: skip
+        for name, (chunks, seconds) in runs.items():
+            print(f"ingest {name}: {chunks} chunks in {seconds:.1f} s = {chunks / seconds:.0f} "
+                  f"chunks/s, {size / 1e6 / seconds * 60:.2f} MB/min")  # fmt: skip
+        base_chunks, base_seconds = runs.get("baseline", (0, 0.0))
+        for name in [name for name in runs if name != "baseline"]:
+            chunks, seconds = runs[name]
+            ratio = chunks / seconds / (base_chunks / base_seconds)
+            print(f"ratio {name} / baseline: {ratio:.2f}x chunks/s, "
+                  f"{base_seconds / seconds:.2f}x corpus MB/s")  # fmt: skip
+        settings = Settings(data_dir=root / "lat", top_k=4, threshold=-1.0)
+        print(f"retrieval: top {settings.top_k}, MMR among the nearest "
+              f"{settings.top_k * settings.mmr_fetch_factor}")  # fmt: skip
+        texts = chunk_texts(root / "corpus", settings)
         for n in (int(s) for s in args.sizes.split(",")):
-            p50, p95 = latency(n, embedder, root / f"lat{n}", args.queries)
-            print(f"retrieval at {n} chunks: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
+            embedded = Store.open(settings, collection=f"bench-{n}")
+            fill(embedded, n, texts, embedder.dimensions)
+            print(f"retrieval at {n} chunks, embedded Chroma: "
+                  f"{latency(embedded, embedder, settings, args.queries)}")  # fmt: skip
+            for deployed in (True, False):
+                with chroma_server(root / f"server-{n}-{deployed}", deployed) as (url, token):
+                    remote = dataclasses.replace(settings, chroma_url=url, chroma_token=token)
+                    served = Store.open(remote, collection=f"bench-{n}")
+                    fill(served, n, texts, embedder.dimensions)
+                    queries = args.queries if deployed else max(10, args.queries // 10)
+                    label = "as the role deploys it" if deployed else "as shipped, MMR re-embeds"
+                    print(f"retrieval at {n} chunks, Chroma server {label}: "
+                          f"{latency(served, embedder, remote, queries)}")  # fmt: skip
     return 0
 
 

@@ -68,3 +68,21 @@ def test_bad_setting_is_refused_with_its_name(tmp_path: Path) -> None:
     )
     assert env_result.returncode == 2
     assert "FLEET_RAG_TOP_K='many' is not a valid int" in env_result.stderr
+
+
+def test_check_reports_what_would_change_and_writes_nothing(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    write_good_corpus(docs)
+    dry = fleet_rag(tmp_path, "ingest", str(docs), "--check", "--json")
+    assert dry.returncode == 0, dry.stderr
+    summary = json.loads(dry.stdout)
+    assert (summary["added"], summary["changed"], summary["dry_run"]) == (4, True, True)
+    assert json.loads(fleet_rag(tmp_path, "list", "--json").stdout) == {}
+    fleet_rag(tmp_path, "ingest", str(docs))
+    clean = json.loads(fleet_rag(tmp_path, "ingest", str(docs), "--check", "--json").stdout)
+    assert (clean["unchanged"], clean["changed"]) == (4, False)
+    # A source deleted from the index (vectors lost) is what a check reports as drift.
+    fleet_rag(tmp_path, "delete", "quasar.txt")
+    drift = json.loads(fleet_rag(tmp_path, "ingest", str(docs), "--check", "--json").stdout)
+    assert [f["source"] for f in drift["files"] if f["status"] == "added"] == ["quasar.txt"]
+    assert "quasar.txt" not in json.loads(fleet_rag(tmp_path, "list", "--json").stdout)

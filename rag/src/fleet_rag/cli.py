@@ -30,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("paths", nargs="+", type=Path)
     ingest.add_argument("--json", action="store_true", help="print the summary as JSON")
     ingest.add_argument("--no-progress", action="store_true")
+    ingest.add_argument(
+        "--check", action="store_true", help="report what would change; write nothing"
+    )
 
     query = sub.add_parser(
         "query", parents=[common], help="the chunks nearest to a question, with sources"
@@ -148,7 +151,7 @@ def run_ingest(
         bar.update(1)
         bar.set_postfix_str(getattr(result, "source", ""))
 
-    summary = ingest_paths(args.paths, store, embedder, settings, progress)
+    summary = ingest_paths(args.paths, store, embedder, settings, progress, dry_run=args.check)
     bar.close()
     if args.json:
         print(json.dumps(summary.as_dict(), indent=2))
@@ -157,9 +160,11 @@ def run_ingest(
             detail = f.reason if f.status == "failed" else f"{f.chunks} chunks"
             print(f"{f.status:<9} {f.source}: {detail}")
         print(
+            f"{'check, nothing written: ' if args.check else ''}"
             f"{len(summary.files)} files: {summary.count('added')} added, "
             f"{summary.count('replaced')} replaced, {summary.count('unchanged')} unchanged, "
-            f"{summary.count('failed')} failed; {summary.chunks} chunks written "
+            f"{summary.count('failed')} failed; {summary.chunks} chunks "
+            f"{'to write' if args.check else 'written'} "
             f"(collection {store.name}, {store.count()} chunks in all)"
         )
     return 1 if summary.failed else 0

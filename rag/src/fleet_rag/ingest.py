@@ -32,6 +32,7 @@ class FileResult:
 @dataclass
 class Summary:
     files: list[FileResult] = field(default_factory=list)
+    dry_run: bool = False  # statuses say what ingesting would do; nothing was written
 
     def count(self, status: str) -> int:
         return sum(1 for f in self.files if f.status == status)
@@ -57,6 +58,7 @@ class Summary:
             "failed": self.count("failed"),
             "chunks": self.chunks,
             "changed": self.changed,
+            "dry_run": self.dry_run,
         }
 
 
@@ -127,11 +129,13 @@ def ingest_paths(
     embedder: Embedder,
     settings: Settings,
     progress: Callable[[FileResult], None] | None = None,
+    dry_run: bool = False,
 ) -> Summary:
     """Ingest files and folders. The chunks of consecutive new or edited files are embedded
     together, up to EMBED_GROUP of them, so that batches are full and sorted by length across
-    small files; each file is still stored (or rolled back) on its own."""
-    summary = Summary()
+    small files; each file is still stored (or rolled back) on its own. A dry run loads and
+    chunks what would change and reports it, without embedding or writing anything."""
+    summary = Summary(dry_run=dry_run)
     pending: list[Prepared] = []
 
     def record(result: FileResult) -> None:
@@ -153,6 +157,10 @@ def ingest_paths(
             if pending:  # keep the summary in the order of the files
                 flush()
             record(prepared)
+            continue
+        if dry_run:
+            status = "replaced" if prepared.replacing else "added"
+            record(FileResult(prepared.source, status, len(prepared.chunks)))
             continue
         pending.append(prepared)
         if sum(len(p.chunks) for p in pending) >= EMBED_GROUP:

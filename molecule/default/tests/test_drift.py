@@ -1,4 +1,4 @@
-"""Drift on the whole stack: six hand changes, each named by tools/drift.py (site.yml in
+"""Drift on the whole stack: seven hand changes, each named by tools/drift.py (site.yml in
 check+diff mode); --correct applies site.yml and checks again, which must find nothing."""
 
 from __future__ import annotations
@@ -47,6 +47,13 @@ TAMPERS = [
         GPU_HOST,
         shlex.join(["python3", "-c", DELETE_MODEL]),
         "ollama : Report the models a real run would pull or remove",
+    ),
+    (
+        "a document deleted from the RAG index",  # before the token rotation below
+        RAG_HOST,
+        "set -a; . /etc/fleet-rag/fleet-rag.env; set +a; "
+        "runuser -u rag -- /opt/fleet-rag/venv/bin/fleet-rag delete quasar-bakery.txt",
+        "chromadb_rag : Ingest the documents",
     ),
     (
         "the Chroma token rotated by hand",

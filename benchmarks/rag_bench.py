@@ -14,12 +14,9 @@ import dataclasses
 import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -34,9 +31,7 @@ from fleet_rag.retrieval import retrieve
 from fleet_rag.settings import Settings
 from fleet_rag.store import Store
 
-from tests.conftest import free_port, wait_until_answering  # the package's test helpers
-
-ROLE_FILES = Path(__file__).resolve().parent.parent / "roles" / "chromadb_rag" / "files"
+from tests.conftest import chroma_server  # the package's test helper
 
 TOPICS = ["reactor", "turbine", "telescope", "penguin", "bakery", "glacier", "satellite",
           "orchard", "harbour", "library", "volcano", "monastery"]  # fmt: skip
@@ -99,36 +94,6 @@ def baseline_ingest(corpus: Path, embedder: Embedder, data: Path) -> tuple[int, 
                              metadatas=[{"source": path.name}] * len(pieces))  # fmt: skip
         total += len(pieces)
     return total, time.perf_counter() - started
-
-
-@contextmanager
-def chroma_server(data: Path, deployed: bool) -> Iterator[tuple[str, str]]:
-    """Chroma's Python server with token auth on loopback, as the chromadb_rag role runs it
-    (deployed: with its fleet_chroma_api module) or as Chroma ships it."""
-    data.mkdir(parents=True)
-    (data / "token").write_text("bench-token")
-    port = free_port()
-    env = dict(os.environ, IS_PERSISTENT="TRUE", PERSIST_DIRECTORY=str(data / "chroma"),
-               ANONYMIZED_TELEMETRY="FALSE",
-               CHROMA_SERVER_AUTHN_PROVIDER=(
-                   "chromadb.auth.token_authn.TokenAuthenticationServerProvider"),
-               CHROMA_SERVER_AUTHN_CREDENTIALS_FILE=str(data / "token"))  # fmt: skip
-    if deployed:
-        env.update(
-            PYTHONPATH=str(ROLE_FILES), CHROMA_API_IMPL="fleet_chroma_api.ArrayEmbeddingsAPI"
-        )
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "chromadb.app:app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_until_answering(f"{url}/api/v2/heartbeat", server, timeout=60)
-        yield url, "bench-token"
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def fill(store: Store, size: int, texts: list[str], dimensions: int) -> None:
@@ -215,8 +180,12 @@ def main() -> int:
             print(f"retrieval at {n} chunks, embedded Chroma: "
                   f"{latency(embedded, embedder, settings, args.queries)}")  # fmt: skip
             for deployed in (True, False):
-                with chroma_server(root / f"server-{n}-{deployed}", deployed) as (url, token):
-                    remote = dataclasses.replace(settings, chroma_url=url, chroma_token=token)
+                folder = root / f"server-{n}-{deployed}"
+                folder.mkdir()
+                with chroma_server(folder, "bench-token", deployed) as url:
+                    remote = dataclasses.replace(
+                        settings, chroma_url=url, chroma_token="bench-token"
+                    )
                     served = Store.open(remote, collection=f"bench-{n}")
                     fill(served, n, texts, embedder.dimensions)
                     queries = args.queries if deployed else max(10, args.queries // 10)

@@ -6,9 +6,6 @@ to embedding the candidates again)."""
 from __future__ import annotations
 
 import dataclasses
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,59 +17,21 @@ from fleet_rag.ingest import ingest_paths
 from fleet_rag.retrieval import retrieve
 from fleet_rag.settings import Settings
 from fleet_rag.store import Store
-from tests.conftest import free_port, wait_until_answering
+from tests.conftest import ROLE_FILES, chroma_server
 from tests.samples import write_good_corpus
 
 TOKEN = "chroma-test-token"
-ROLE_FILES = Path(__file__).resolve().parents[2] / "roles" / "chromadb_rag" / "files"
 
 
 @pytest.fixture(scope="module", params=["as-deployed", "as-shipped"])
 def chroma_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    folder = tmp_path_factory.mktemp("chroma")
-    (folder / "token").write_text(TOKEN)
-    port = free_port()
     deployed = request.param == "as-deployed"
     if deployed and not (ROLE_FILES / "fleet_chroma_api.py").is_file():
         pytest.skip("the chromadb_rag role is not beside this package")
-    extra = (
-        {"PYTHONPATH": str(ROLE_FILES), "CHROMA_API_IMPL": "fleet_chroma_api.ArrayEmbeddingsAPI"}
-        if deployed
-        else {}
-    )
-    env = dict(
-        os.environ,
-        **extra,
-        IS_PERSISTENT="TRUE",
-        PERSIST_DIRECTORY=str(folder / "data"),
-        ANONYMIZED_TELEMETRY="FALSE",
-        CHROMA_SERVER_AUTHN_PROVIDER="chromadb.auth.token_authn.TokenAuthenticationServerProvider",
-        CHROMA_SERVER_AUTHN_CREDENTIALS_FILE=str(folder / "token"),
-    )
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "chromadb.app:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_until_answering(f"{url}/api/v2/heartbeat", server, timeout=60)
-    yield url
-    server.terminate()
-    server.wait(timeout=20)
+    with chroma_server(tmp_path_factory.mktemp("chroma"), TOKEN, deployed) as url:
+        yield url
 
 
 def test_ingest_and_retrieve_through_the_server(

@@ -4,11 +4,11 @@ documents are ingested and retrievable with their sources."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from testinfra.host import Host
 
-READ_TAGS = "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8100/api/tags').read().decode())"
 HEARTBEAT = (
     "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/api/v2/heartbeat')"
 )
@@ -27,6 +27,13 @@ def http_status(host: Host, url: str, token: str = "") -> int:
         "except urllib.error.HTTPError as e: print(e.code)\n"
     )
     return int(host.check_output("python3 -c %s %s %s", script, url, token))
+
+
+def get_json(host: Host, url: str) -> Any:
+    script = (
+        "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())"
+    )
+    return json.loads(host.check_output("python3 -c %s %s", script, url))
 
 
 def fleet_rag(host: Host, *args: str) -> str:
@@ -62,11 +69,7 @@ def test_chroma_requires_its_token(host: Host) -> None:
 
 def test_rag_service_answers_health_and_lists_its_model(host: Host) -> None:
     assert http_status(host, "http://127.0.0.1:8100/health") == 200
-    tags = json.loads(
-        host.check_output(
-            "python3 -c \"import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8100/api/tags').read().decode())\""
-        )
-    )
+    tags = get_json(host, "http://127.0.0.1:8100/api/tags")
     assert [m["name"] for m in tags["models"]] == ["fleet-rag"]
 
 
@@ -120,13 +123,7 @@ def test_chroma_answers_stored_embeddings_for_mmr(host: Host) -> None:
 
 
 def test_health_names_the_embedder_device_and_precision(host: Host) -> None:
-    health = json.loads(
-        host.check_output(
-            "python3 -c %s",
-            "import urllib.request; "
-            "print(urllib.request.urlopen('http://127.0.0.1:8100/health').read().decode())",
-        )
-    )
+    health = get_json(host, "http://127.0.0.1:8100/health")
     # A lab host has no GPU: the CPU, in bfloat16 where it multiplies it natively.
     flags = host.file("/proc/cpuinfo").content_string
     native = "avx512_bf16" in flags or "amx_bf16" in flags

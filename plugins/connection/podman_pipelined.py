@@ -127,9 +127,7 @@ class Connection(PodmanConnection):  # type: ignore[misc]
     def exec_command(
         self, cmd: str, in_data: bytes | None = None, sudoable: bool = False
     ) -> tuple[int, bytes, bytes]:
-        if not self._connected:
-            self._connect()
-        if self._pid is None and in_data is None:
+        if not self._direct() and in_data is None:
             result: tuple[int, bytes, bytes] = super().exec_command(cmd, in_data, sudoable)
             return result
         ConnectionBase.exec_command(self, cmd, in_data=in_data, sudoable=sudoable)
@@ -144,31 +142,31 @@ class Connection(PodmanConnection):  # type: ignore[misc]
         proc = subprocess.run(command, input=in_data, capture_output=True, check=False)
         return proc.returncode, proc.stdout, proc.stderr
 
+    def _direct(self) -> bool:
+        """Connect if needed; whether this connection enters the container without podman."""
+        if not self._connected:
+            self._connect()
+        return self._pid is not None
+
     def _host_path(self, path: str) -> bytes:
         return os.fsencode(f"/proc/{self._pid}/root{path}")
 
+    def _copy(self, source: bytes, destination: bytes, what: str) -> None:
+        try:
+            shutil.copyfile(source, destination)
+        except OSError as error:
+            raise AnsibleError(f"{what} in {self._container_id}: {error}") from error
+
     def put_file(self, in_path: str, out_path: str) -> None:
-        if not self._connected:
-            self._connect()
-        if self._pid is None:
+        if not self._direct():
             super().put_file(in_path, out_path)
             return
         ConnectionBase.put_file(self, in_path, out_path)
-        try:
-            shutil.copyfile(to_bytes(in_path), self._host_path(out_path))
-        except OSError as error:
-            raise AnsibleError(
-                f"copying {in_path} to {out_path} in {self._container_id}: {error}"
-            ) from error
+        self._copy(to_bytes(in_path), self._host_path(out_path), f"copying {in_path} to {out_path}")
 
     def fetch_file(self, in_path: str, out_path: str) -> None:
-        if not self._connected:
-            self._connect()
-        if self._pid is None:
+        if not self._direct():
             super().fetch_file(in_path, out_path)
             return
         ConnectionBase.fetch_file(self, in_path, out_path)
-        try:
-            shutil.copyfile(self._host_path(in_path), to_bytes(out_path))
-        except OSError as error:
-            raise AnsibleError(f"fetching {in_path} from {self._container_id}: {error}") from error
+        self._copy(self._host_path(in_path), to_bytes(out_path), f"fetching {in_path}")

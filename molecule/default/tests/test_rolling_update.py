@@ -87,5 +87,6 @@ def test_a_host_failing_its_health_gate_stays_out_of_the_target_group() -> None:
         assert "Put the host back" not in proc.stdout
         assert targets() == {}
     finally:  # leave the lab as the auto scaling group would have it
-        arn, _ = target_health(elbv2(), TARGET_GROUP)
-        register_targets(elbv2(), arn, [gpu_instance_id()], TARGET_GROUP_PORT)
+        client = elbv2()
+        arn, _ = target_health(client, TARGET_GROUP)
+        register_targets(client, arn, [gpu_instance_id()], TARGET_GROUP_PORT)

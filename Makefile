@@ -70,7 +70,7 @@ rag-venv: $(RAG_VENV)/.installed
 $(RAG_VENV)/.installed: $(WHEELHOUSE)/.complete rag/pyproject.toml
 	python3 -m venv $(RAG_VENV)
 	$(RAG_VENV)/bin/pip install -q --find-links $(WHEELHOUSE) torch==2.13.0
-	$(RAG_VENV)/bin/pip install -q --find-links $(WHEELHOUSE) -e 'rag[model,test,bench]'
+	$(RAG_VENV)/bin/pip install -q --find-links $(WHEELHOUSE) -e 'rag[model,openvino,test,bench]'
 	@touch $@
 
 ## The lab -------------------------------------------------------------------------------------

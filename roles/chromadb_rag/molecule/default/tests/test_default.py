@@ -122,12 +122,21 @@ def test_chroma_answers_stored_embeddings_for_mmr(host: Host) -> None:
     assert host.check_output(command, script).split() == ["2", "384"]
 
 
-def test_health_names_the_embedder_device_and_precision(host: Host) -> None:
+def test_health_names_the_embedder_device_precision_and_backend(host: Host) -> None:
     health = get_json(host, "http://127.0.0.1:8100/health")
-    # A lab host has no GPU: the CPU, in bfloat16 where it multiplies it natively.
+    # A lab host has no GPU: the CPU, in bfloat16 where it multiplies it natively, through
+    # OpenVINO (the role installs it).
     flags = host.file("/proc/cpuinfo").content_string
     native = "avx512_bf16" in flags or "amx_bf16" in flags
     assert health["embedder"] == {
         "device": "cpu",
         "precision": "bfloat16" if native else "float32",
+        "backend": "openvino",
     }
+
+
+def test_the_converted_model_is_kept_in_the_data_folder(host: Host) -> None:
+    # Converted once (by the ingestion or the first question), read by every later start.
+    models = host.run("find /var/lib/llm-fleet/fleet-rag/openvino -name model.xml -user rag")
+    assert models.rc == 0 and models.stdout.count("model.xml") == 1
+    assert not host.file("/var/lib/llm-fleet/fleet-rag/intel").exists  # no usage reports

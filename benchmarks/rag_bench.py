@@ -140,13 +140,15 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--skip-ingest", action="store_true", help="retrieval latency only")
     args = parser.parse_args()
-    embedder = Embedder()  # auto: the device and precision fleet-rag uses on this machine
-    plain = Embedder(device="cpu", precision="float32")  # sentence-transformers' defaults
-    for model in (embedder, plain):
-        model.embed(["warm up"])
+    embedder = Embedder()  # auto: the device, precision and backend fleet-rag uses here
+    on_torch = Embedder(backend="torch")  # the same precision through torch
+    plain = Embedder(device="cpu", precision="float32", backend="torch")  # sentence-transformers'
+    for model in (embedder, on_torch, plain):
+        model.embed(["warm up"])  # loads (and converts) before any clock starts
     print(f"cpu cores: {os.cpu_count()}; fleet-rag embedder: {embedder.name} on {embedder.device} "
-          f"in {embedder.precision}; baseline embedder: float32 (sentence-transformers' default, "
-          "as LangChain's HuggingFaceEmbeddings loads it)")  # fmt: skip
+          f"in {embedder.precision} through {embedder.backend}; baseline embedder: float32 "
+          "through torch (sentence-transformers' default, as LangChain's HuggingFaceEmbeddings "
+          "loads it)")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="rag-bench-") as tmp:
         root = Path(tmp)
         size = write_corpus(root / "corpus", args.mb)
@@ -157,7 +159,10 @@ def main() -> int:
             if args.skip_ingest
             else {
                 "fleet-rag": fleet_ingest(root / "corpus", embedder, root / "fleet"),
-                "fleet-rag float32": fleet_ingest(root / "corpus", plain, root / "fleet32"),
+                f"fleet-rag torch {on_torch.precision}": fleet_ingest(
+                    root / "corpus", on_torch, root / "fleet-torch"
+                ),
+                "fleet-rag torch float32": fleet_ingest(root / "corpus", plain, root / "fleet32"),
                 "baseline": baseline_ingest(root / "corpus", plain, root / "base"),
             }
         )

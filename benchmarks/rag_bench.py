@@ -4,6 +4,8 @@ Chroma's server as the chromadb_rag role deploys it. Prints figures; asserts not
 
     .venv-rag/bin/python benchmarks/rag_bench.py [--mb 5] [--sizes 10000,100000] [--queries 200]
 
+Also each embedder backend alone, on idle cores and with one core busy.
+
 Targets: >= 200 chunks/s on 2 cores, >= 1.5x the baseline, retrieval p95 <= 30 ms at 100k.
 """
 
@@ -14,6 +16,7 @@ import dataclasses
 import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -124,6 +127,30 @@ def latency(store: Store, embedder: Embedder, settings: Settings, queries: int) 
     return f"p50 {statistics.median(samples):.1f} ms, p95 {p95:.1f} ms ({queries} queries)"
 
 
+def embedder_alone(embedders: dict[str, Embedder], texts: list[str], busy: bool) -> None:
+    """Each backend's throughput on chunk texts and single-query latency, on idle cores or with
+    one core taken by a busy loop (as the host's other services take it)."""
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
+    try:
+        for name, model in embedders.items():
+            started = time.perf_counter()
+            model.embed(texts)
+            rate = len(texts) / (time.perf_counter() - started)
+            samples = []
+            for i in range(60):
+                started = time.perf_counter()
+                model.embed([f"What does turbine {i} inspect?"])
+                samples.append((time.perf_counter() - started) * 1000)
+            samples.sort()
+            print(f"embedder alone, {'one core busy' if busy else 'idle cores'}, {name}: "
+                  f"{rate:.0f} chunks/s, query p50 {statistics.median(samples):.1f} ms, "
+                  f"p95 {samples[56]:.1f} ms")  # fmt: skip
+    finally:
+        if hog is not None:
+            hog.kill()
+            hog.wait()
+
+
 def chunk_texts(corpus: Path, settings: Settings) -> list[str]:
     texts: list[str] = []
     for path in sorted(corpus.glob("doc*"))[:20]:
@@ -175,6 +202,11 @@ def main() -> int:
             ratio = chunks / seconds / (base_chunks / base_seconds)
             print(f"ratio {name} / baseline: {ratio:.2f}x chunks/s, "
                   f"{base_seconds / seconds:.2f}x corpus MB/s")  # fmt: skip
+        sample = chunk_texts(root / "corpus", Settings())[:192]
+        alone = {f"{embedder.backend} {embedder.precision}": embedder,
+                 f"{on_torch.backend} {on_torch.precision}": on_torch}  # fmt: skip
+        for busy in (False, True):
+            embedder_alone(alone, sample, busy)
         settings = Settings(data_dir=root / "lat", top_k=4, threshold=-1.0)
         print(f"retrieval: top {settings.top_k}, MMR among the nearest "
               f"{settings.top_k * settings.mmr_fetch_factor}")  # fmt: skip

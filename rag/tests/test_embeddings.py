@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fleet_rag import openvino_encoder
 from fleet_rag.embeddings import Embedder, choose, choose_backend, cpu_flags
 from fleet_rag.settings import Settings
 from tests.samples import GOOD_TEXT
@@ -123,3 +124,30 @@ def test_openvino_sends_no_telemetry(tmp_path: Path) -> None:
     env = {**os.environ, "HOME": str(tmp_path)}
     subprocess.run([sys.executable, "-c", script], env=env, check=True, capture_output=True)
     assert not (tmp_path / "intel").exists()
+
+
+def test_auto_falls_back_to_torch_when_the_conversion_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A conversion child that cannot finish in time (a real child, killed at the timeout).
+    monkeypatch.setattr(openvino_encoder, "CONVERT_TIMEOUT", 0.05)
+    explicit = Embedder(backend="openvino", cache_dir=tmp_path / "explicit")
+    with pytest.raises(RuntimeError, match=r"for OpenVINO took more than 0\.05 s"):
+        explicit.embed(["The turbine is inspected every month."])
+    auto = Embedder(cache_dir=tmp_path / "auto")
+    assert auto.backend == "openvino"
+    vectors = np.array(auto.embed(["The turbine is inspected every month.", "ok"]))
+    assert auto.backend == "torch" and vectors.shape == (2, auto.dimensions)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert not list((tmp_path / "auto").glob("*/model.xml"))  # nothing half-converted kept
+
+
+def test_the_conversion_is_cached_and_read_by_later_embedders(tmp_path: Path) -> None:
+    first = Embedder(backend="openvino", cache_dir=tmp_path)
+    a = np.array(first.embed(["The turbine is inspected every month."]))
+    cached = list(tmp_path.glob("*/model.xml"))
+    assert len(cached) == 1 and not list(tmp_path.glob(".converting-*"))
+    stamp = cached[0].stat().st_mtime_ns
+    second = Embedder(backend="openvino", cache_dir=tmp_path)
+    b = np.array(second.embed(["The turbine is inspected every month."]))
+    assert cached[0].stat().st_mtime_ns == stamp and np.allclose(a, b, atol=1e-6)

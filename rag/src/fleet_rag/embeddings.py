@@ -121,9 +121,16 @@ class Embedder:
             elif backend == "auto":
                 log.info("%s is not a transformer model: embedding with torch", model)
                 self.backend = "torch"
-                self._model.to(getattr(torch, self.precision))
+                self._to_precision()
             else:
                 raise ValueError(f"the openvino embedding backend cannot run {model}")
+        # auto falls back to torch where the conversion fails; an explicit openvino fails.
+        self._fallback = backend == "auto"
+
+    def _to_precision(self) -> None:
+        import torch
+
+        self._model.to(getattr(torch, self.precision))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Embedder:
@@ -146,6 +153,13 @@ class Embedder:
         """Unit-length float32 vectors (cosine similarity is their dot product)."""
         if not texts:
             return []
+        if self._openvino is not None and not self._openvino.ready and self._fallback:
+            try:
+                self._openvino.prepare()
+            except RuntimeError as exc:  # auto: a model OpenVINO cannot convert runs on torch
+                log.warning("OpenVINO cannot run %s, embedding with torch: %s", self.name, exc)
+                self._openvino, self.backend = None, "torch"
+                self._to_precision()
         if self._openvino is not None:
             vectors = self._openvino.encode(texts, self.batch_size)
         else:

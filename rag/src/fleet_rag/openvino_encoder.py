@@ -99,17 +99,36 @@ def convert(model_path: str, xml: Path) -> None:
     import torch
     from sentence_transformers import SentenceTransformer
 
+    class Traced(torch.nn.Module):
+        """The transformer with its padding mask given in 4-D, [batch, 1, 1, tokens], which
+        transformers uses as it is: some releases (5.5) fail to trace the 2-D mask's expansion."""
+
+        def __init__(self, transformer: Any) -> None:
+            super().__init__()
+            self.transformer = transformer
+
+        def forward(
+            self, input_ids: Any, attention_mask: Any, token_type_ids: Any = None
+        ) -> Any:  # the names become the converted model's inputs
+            extra = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
+            mask = attention_mask[:, None, None, :].to(torch.bool)
+            output = self.transformer(input_ids=input_ids, attention_mask=mask, **extra)
+            return output.last_hidden_state
+
     ov = _openvino()
     model: Any = SentenceTransformer(model_path, device="cpu")
     sample = features(model, ["OpenVINO traces the model with this text.", "And this one."])
+    inputs = [name for name in INPUTS if name in sample]  # some models take no token types
     # The trace warns that it fixes a few shape checks as constants: harmless for padded text
     # batches (the tests compare the vectors with torch's), and noise in the logs.
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         converted = ov.convert_model(
-            model[0].auto_model.eval(),
-            example_input={k: v for k, v in sample.items() if k in INPUTS},
+            Traced(model[0].auto_model.eval()),
+            example_input={name: sample[name] for name in inputs},
         )
+    for port, name in zip(converted.inputs, inputs, strict=True):  # forward's order
+        port.get_tensor().set_names({name})
     ov.save_model(converted, str(xml))
 
 
@@ -122,13 +141,18 @@ def converted(model_path: str, cache_dir: Path) -> Path:
     cache_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".converting-", dir=cache_dir))
     try:
-        child = subprocess.run(
-            [sys.executable, "-m", __name__, model_path, str(work / "model.xml")],
-            capture_output=True,
-            text=True,
-            timeout=CONVERT_TIMEOUT,
-            env={**os.environ, "PYTHONWARNINGS": "ignore"},
-        )
+        try:
+            child = subprocess.run(
+                [sys.executable, "-m", __name__, model_path, str(work / "model.xml")],
+                capture_output=True,
+                text=True,
+                timeout=CONVERT_TIMEOUT,
+                env={**os.environ, "PYTHONWARNINGS": "ignore"},
+            )
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(
+                f"converting {model_path} for OpenVINO took more than {CONVERT_TIMEOUT:g} s"
+            ) from None
         if child.returncode != 0 or not (work / "model.xml").exists():
             raise RuntimeError(
                 f"converting {model_path} for OpenVINO failed (exit {child.returncode}): "
@@ -177,17 +201,26 @@ class OpenVinoEncoder:
             model, "CPU", {"INFERENCE_PRECISION_HINT": self.hint, "PERFORMANCE_HINT": "THROUGHPUT"}
         )
 
+    @property
+    def ready(self) -> bool:
+        return self._compiled is not None
+
+    def prepare(self) -> None:
+        """Convert (or read the cached conversion) and compile; RuntimeError when it cannot."""
+        with self._lock:
+            if self._compiled is not None:
+                return
+            compiled = self._compile()
+            # No Python callbacks on OpenVINO's threads (AsyncInferQueue): with them the process
+            # sometimes aborted as it exited. encode() waits for the requests itself.
+            count = compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")
+            self._requests = [compiled.create_infer_request() for _ in range(count)]
+            self._compiled = compiled
+
     def encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
         """Sentence embeddings (not normalised) in the order of texts."""
+        self.prepare()
         with self._lock:
-            if self._compiled is None:
-                self._compiled = self._compile()
-                # No Python callbacks on OpenVINO's threads (AsyncInferQueue): with them the
-                # process sometimes aborted as it exited. Requests are waited for here instead.
-                self._requests = [
-                    self._compiled.create_infer_request()
-                    for _ in range(self._compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
-                ]
             names = [port.get_any_name() for port in self._compiled.inputs]
             order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
             batches = [order[at : at + batch_size] for at in range(0, len(order), batch_size)]

@@ -129,7 +129,8 @@ def convert(model_path: str, xml: Path) -> None:
         )
     for port, name in zip(converted.inputs, inputs, strict=True):  # forward's order
         port.get_tensor().set_names({name})
-    ov.save_model(converted, str(xml))
+    # Weights kept in float32 (save_model would halve them): the precision is the runtime's choice.
+    ov.save_model(converted, str(xml), compress_to_fp16=False)
 
 
 def converted(model_path: str, cache_dir: Path) -> Path:

@@ -41,16 +41,32 @@ def test_reingesting_unchanged_files_changes_nothing(
     assert store.collection.get(include=["documents"]) == before
 
 
+def test_a_chunk_deleted_from_the_index_is_put_back(
+    tmp_path: Path, store: Store, embedder: Embedder, settings: Settings
+) -> None:
+    docs = write_good_corpus(tmp_path / "docs")
+    ingest_paths([docs["md"]], store, embedder, settings)
+    ids = store.stored("zephyr.md").ids
+    assert len(ids) > 1
+    store.collection.delete(ids=[ids[-1]])  # the file is unchanged, the index lost a piece
+    check = ingest_paths([docs["md"]], store, embedder, settings, dry_run=True)
+    assert check.changed and sorted(store.stored("zephyr.md").ids) == sorted(ids[:-1])
+    again = ingest_paths([docs["md"]], store, embedder, settings)
+    assert again.files[0].status == "replaced" and again.files[0].removed == 0
+    assert sorted(store.stored("zephyr.md").ids) == sorted(ids)
+    assert not ingest_paths([docs["md"]], store, embedder, settings).changed
+
+
 def test_an_edited_file_replaces_its_old_chunks(
     tmp_path: Path, store: Store, embedder: Embedder, settings: Settings
 ) -> None:
     docs = write_good_corpus(tmp_path / "docs")
     ingest_paths([docs["txt"]], store, embedder, settings)
-    old_ids, _ = store.source_ids("quasar.txt")
+    old_ids = store.stored("quasar.txt").ids
     docs["txt"].write_text("The Quasar bakery now opens at seven and sells sourdough.\n")
     summary = ingest_paths([docs["txt"]], store, embedder, settings)
     assert summary.files[0].status == "replaced" and summary.files[0].removed == len(old_ids)
-    new_ids, _ = store.source_ids("quasar.txt")
+    new_ids = store.stored("quasar.txt").ids
     assert not set(new_ids) & set(old_ids)
     texts = store.collection.get(ids=new_ids, include=["documents"])["documents"]
     assert any("sourdough" in text for text in texts)
@@ -88,7 +104,7 @@ def test_files_embedded_together_are_stored_and_reported_one_by_one(
         ("quasar.txt", "added"),
     ]
     for source in ("aurora.pdf", "borealis.docx", "quasar.txt"):
-        ids, _ = store.source_ids(source)
+        ids = store.stored(source).ids
         stored = store.collection.get(ids=ids, include=["documents", "embeddings"])
         fresh = embedder.embed(stored["documents"])
         for kept, again in zip(stored["embeddings"], fresh, strict=True):

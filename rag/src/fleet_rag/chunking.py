@@ -106,4 +106,6 @@ def chunk_sections(
                 metadata["heading"] = section.heading
             digest = hashlib.sha256(f"{section.source}\0{len(chunks)}\0{text}".encode()).hexdigest()
             chunks.append(Chunk(id=digest[:32], text=text, metadata=metadata))
+    for chunk in chunks:  # lets a re-ingestion see that a chunk has gone from the index
+        chunk.metadata["file_chunks"] = len(chunks)
     return chunks

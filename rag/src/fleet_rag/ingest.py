@@ -91,19 +91,20 @@ class Prepared:
 
 
 def prepare(path: Path, source: str, store: Store, settings: Settings) -> Prepared | FileResult:
-    """Load and chunk a file, or its final result: unchanged (same SHA-256) or failed."""
+    """Load and chunk a file, or its final result: unchanged (same SHA-256, every chunk still
+    in the index) or failed."""
     if not path.is_file():
         return FileResult(source, "failed", reason="no such file")
     digest = file_sha256(path)
-    old_ids, old_digest = store.source_ids(source)
-    if old_digest == digest:
-        return FileResult(source, "unchanged", chunks=len(old_ids))
+    old = store.stored(source)
+    if old.digest == digest and old.complete:
+        return FileResult(source, "unchanged", chunks=len(old.ids))
     try:
         sections = load_document(path, source, settings.max_file_bytes)
     except LoaderError as exc:
         return FileResult(source, "failed", reason=str(exc))
     chunks = chunk_sections(sections, settings.chunk_tokens, settings.chunk_overlap, digest)
-    return Prepared(source, chunks, replacing=bool(old_ids))
+    return Prepared(source, chunks, replacing=bool(old.ids))
 
 
 def store_prepared(

@@ -7,7 +7,7 @@ import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlparse
 
 from fleet_rag.documents import Chunk, Metadata
@@ -19,6 +19,12 @@ MAX_BATCH = 2000  # below Chroma's per-request limit
 EMBEDDINGS_UNSUPPORTED = "has no attribute 'tolist'"
 
 log = logging.getLogger(__name__)
+
+
+class Stored(NamedTuple):
+    ids: list[str]
+    digest: str | None
+    complete: bool
 
 
 @dataclass(frozen=True)
@@ -69,18 +75,23 @@ class Store:
     def count(self) -> int:
         return int(self.collection.count())
 
-    def source_ids(self, source: str) -> tuple[list[str], str | None]:
-        """The chunk ids stored for a source and the file hash they were made from."""
+    def stored(self, source: str) -> Stored:
+        """What the index holds of a source: its chunk ids, the file hash they were made from,
+        and whether every chunk of that version is there (a deleted chunk makes it not)."""
         found = self.collection.get(where={"source": source}, include=["metadatas"])
         metadatas = found.get("metadatas") or []
-        digest = str(metadatas[0]["file_sha256"]) if metadatas else None
-        return list(found["ids"]), digest
+        ids = list(found["ids"])
+        if not metadatas:
+            return Stored(ids, None, False)
+        expected = metadatas[0].get("file_chunks")  # absent in indexes from before it existed
+        complete = expected is None or len(ids) == int(expected)
+        return Stored(ids, str(metadatas[0]["file_sha256"]), complete)
 
     def replace_source(
         self, source: str, chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]]
     ) -> int:
         """Store a file's chunks and drop the ones an earlier version left; returns removed."""
-        old_ids, _ = self.source_ids(source)
+        old_ids = self.stored(source).ids
         new_ids = [chunk.id for chunk in chunks]
         written: list[str] = []
         try:
@@ -105,7 +116,7 @@ class Store:
         return len(stale)
 
     def delete_source(self, source: str) -> int:
-        ids, _ = self.source_ids(source)
+        ids = self.stored(source).ids
         if ids:
             self.collection.delete(ids=ids)
         return len(ids)

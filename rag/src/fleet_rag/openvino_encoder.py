@@ -2,7 +2,7 @@
 
 On an idle 2-core host with AMX it embeds as fast as torch in bfloat16 and answers a single query
 in half the time; when another process takes a core, as Chroma, Ollama and Open WebUI do on a
-fleet host, its one-thread streams keep about 2.3x torch's throughput and a small fraction of its
+fleet host, its one-thread streams keep 2-3x torch's throughput and a small fraction of its
 query latency (torch's threads wait for each other). rag_bench.py prints both.
 
 Only the first module, the Hugging Face transformer, is converted to OpenVINO's format;

@@ -35,6 +35,27 @@ def run_tool(
     )
 
 
+def check_role_on_controller(
+    tmp_path: Path, role: str, variables: dict[str, object]
+) -> subprocess.CompletedProcess[str]:
+    """Apply one role to the controller itself in check mode, with these extra variables: how
+    the validation tests see a bad setting refused without anything here changing."""
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(
+        f"- hosts: localhost\n  connection: local\n  gather_facts: false\n  roles:\n    - {role}\n"
+    )
+    return run_tool(
+        venv_bin("ansible-playbook"),
+        "--check",
+        "-i",
+        "localhost,",
+        playbook,
+        "-e",
+        json.dumps(variables),
+        timeout=300,
+    )
+
+
 def unwrap(value: Any) -> Any:
     """`ansible-inventory --list` wraps untrusted strings as {"__ansible_unsafe": ...}."""
     if isinstance(value, dict):

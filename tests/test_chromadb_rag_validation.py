@@ -4,21 +4,11 @@ check mode, so nothing on this machine could change even if the checks let it th
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from lab.config import venv_bin
-from tests.helpers import run_tool
-
-PLAY = """\
-- hosts: localhost
-  connection: local
-  gather_facts: false
-  roles:
-    - chromadb_rag
-"""
+from tests.helpers import check_role_on_controller
 
 
 @pytest.mark.parametrize(
@@ -36,18 +26,7 @@ PLAY = """\
 def test_a_bad_setting_is_refused_before_any_change(
     tmp_path: Path, variables: dict[str, object], message: str
 ) -> None:
-    playbook = tmp_path / "play.yml"
-    playbook.write_text(PLAY)
-    proc = run_tool(
-        venv_bin("ansible-playbook"),
-        "--check",
-        "-i",
-        "localhost,",
-        playbook,
-        "-e",
-        json.dumps(variables),
-        timeout=300,
-    )
+    proc = check_role_on_controller(tmp_path, "chromadb_rag", variables)
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert message in " ".join(output.split())  # messages are folded over lines

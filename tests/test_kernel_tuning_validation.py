@@ -7,39 +7,18 @@ that not even the temporary files appear.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from lab.config import venv_bin
-from tests.helpers import run_tool
-
-PLAY = """\
-- hosts: localhost
-  connection: local
-  gather_facts: false
-  roles:
-    - kernel_tuning
-"""
+from tests.helpers import check_role_on_controller
 
 
 def run_role(tmp_path: Path, **variables: object) -> tuple[int, str, Path]:
-    playbook = tmp_path / "play.yml"
-    playbook.write_text(PLAY)
     sysctl_file = tmp_path / "sysctl.conf"
     extra = {"kernel_tuning_sysctl_file": str(sysctl_file), **variables}
     extra["kernel_tuning_limits_file"] = str(tmp_path / "limits.conf")
-    proc = run_tool(
-        venv_bin("ansible-playbook"),
-        "--check",
-        "-i",
-        "localhost,",
-        playbook,
-        "-e",
-        json.dumps(extra),
-        timeout=300,
-    )
+    proc = check_role_on_controller(tmp_path, "kernel_tuning", extra)
     return proc.returncode, proc.stdout + proc.stderr, sysctl_file
 
 

@@ -113,7 +113,7 @@ molecule: molecule-roles molecule-stack
 molecule-roles:
 	@for role in $(ROLES); do \
 		echo "== molecule test: $$role"; \
-		(cd roles/$$role && molecule test) || exit 1; \
+		(cd roles/$$role && molecule --base-config ../../molecule/shared/role.yml test) || exit 1; \
 	done
 
 # The whole stack: lab up, site.yml through inventories/lab, idempotence, verify (APIs, browser,

@@ -42,7 +42,8 @@ def check_role_on_controller(
     the validation tests see a bad setting refused without anything here changing."""
     playbook = tmp_path / "play.yml"
     playbook.write_text(
-        f"- hosts: localhost\n  connection: local\n  gather_facts: false\n  roles:\n    - {role}\n"
+        "- hosts: localhost\n  connection: local\n  gather_facts: false\n"
+        f"  roles:\n    - fleet_wiring\n    - {role}\n"
     )
     return run_tool(
         venv_bin("ansible-playbook"),

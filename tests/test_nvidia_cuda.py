@@ -53,7 +53,7 @@ def detect(pci_root: Path, driver_root: Path) -> list[dict[str, Any]]:
         "-a",
         f"pci_root={pci_root} driver_root={driver_root}",
         "-o",
-        ANSIBLE_LIBRARY=str(ROLE / "library"),
+        ANSIBLE_LIBRARY=str(REPO / "roles" / "fleet_wiring" / "library"),
         ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
         ANSIBLE_STDOUT_CALLBACK="ansible.builtin.minimal",
     )

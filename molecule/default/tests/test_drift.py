@@ -34,7 +34,7 @@ TAMPERS = [
         "a unit file edited",
         GPU_HOST,
         "echo '# edited by hand' >> /etc/systemd/system/open-webui.service",
-        "open_webui : Install the Open WebUI unit",
+        "fleet_common : Install the unit open-webui.service",
     ),
     (
         "a secret's mode changed",
@@ -59,7 +59,7 @@ TAMPERS = [
         "the Chroma token rotated by hand",
         RAG_HOST,
         "printf rotated-by-hand-0123456789 > /etc/chroma/token",
-        "chromadb_rag : Write Chroma's settings",
+        "fleet_common : Write the environment of chroma.service",
     ),
 ]
 

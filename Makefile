@@ -18,11 +18,11 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_FORCE_COLOR := 0
 export PY_COLORS := 0
 
-.PHONY: setup system-packages venv checkov-venv image wheelhouse standin rag-venv lab lab-up lab-status lab-down \
+.PHONY: setup system-packages venv checkov-venv image wheelhouse rag-wheel standin rag-venv lab lab-up lab-status lab-down \
 	site drift test lint pytest rag-test molecule molecule-roles molecule-stack lock clean
 
 ## Setup ---------------------------------------------------------------------------------------
-setup: system-packages venv checkov-venv image wheelhouse standin
+setup: system-packages venv checkov-venv image wheelhouse rag-wheel standin
 
 system-packages: .cache/system-packages.stamp
 .cache/system-packages.stamp:
@@ -56,6 +56,18 @@ $(WHEELHOUSE)/.complete: requirements-hosts.txt | image
 	$(PY) -m lab wheelhouse
 	@touch $@
 
+# fleet-rag as a wheel, built once into the wheelhouse whenever its sources change (the
+# chromadb_rag role ships and installs this file). Reproducible: the same sources give the same
+# bytes, so an unchanged package is not reinstalled on the hosts.
+RAG_SOURCES := $(shell find rag/src -name '*.py') rag/pyproject.toml rag/README.md
+rag-wheel: $(WHEELHOUSE)/.fleet-rag
+$(WHEELHOUSE)/.fleet-rag: $(RAG_SOURCES) | venv
+	@mkdir -p $(WHEELHOUSE)
+	rm -f $(WHEELHOUSE)/fleet_rag-*.whl
+	SOURCE_DATE_EPOCH=315532800 $(VENV)/bin/pip wheel -q --no-deps --wheel-dir $(WHEELHOUSE) ./rag
+	rm -rf rag/build
+	@touch $@
+
 # TEST STAND-INs for what cannot be downloaded here: the Ollama-API-compatible server packed as
 # Ollama release archives (the versions the ollama scenario installs and upgrades between), and
 # the CloudWatch agent packed as a .deb with the real package's name and layout.
@@ -69,7 +81,7 @@ standin: venv
 rag-venv: $(RAG_VENV)/.installed
 $(RAG_VENV)/.installed: $(WHEELHOUSE)/.complete rag/pyproject.toml
 	python3 -m venv $(RAG_VENV)
-	$(RAG_VENV)/bin/pip install -q --find-links $(WHEELHOUSE) torch==2.13.0
+	$(RAG_VENV)/bin/pip install -q --find-links $(WHEELHOUSE) "$$(grep "^torch==" requirements-hosts.txt)"
 	$(RAG_VENV)/bin/pip install -q --find-links $(WHEELHOUSE) -e 'rag[model,openvino,test,bench]'
 	@touch $@
 

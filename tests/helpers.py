@@ -52,7 +52,7 @@ def check_role_on_controller(
         "localhost,",
         playbook,
         "-e",
-        json.dumps(variables),
+        json.dumps({"ansible_python_interpreter": str(venv_bin("python")), **variables}),
         timeout=300,
     )
 

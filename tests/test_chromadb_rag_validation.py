@@ -1,6 +1,8 @@
 """A bad chromadb_rag setting stops the play at the role's first checks, with a message that
-names it, before any user, folder or package task runs. The play targets the controller in
-check mode, so nothing on this machine could change even if the checks let it through."""
+names it, before any user, folder or package task runs. fleet-rag's own settings are checked by
+fleet-rag's settings module, read from the wheel the hosts install. The play targets the
+controller in check mode, so nothing on this machine could change even if the checks let it
+through."""
 
 from __future__ import annotations
 
@@ -17,10 +19,15 @@ from tests.helpers import check_role_on_controller
         ({"chromadb_rag_embedding_backend": "onnx"}, "chromadb_rag_embedding_backend"),
         (
             {"chromadb_rag_embedding_backend": "openvino", "chromadb_rag_embedding_device": "cuda"},
-            "not cuda with embedding_backend openvino",
+            "embedding_backend openvino runs on the CPU",
         ),
-        ({"chromadb_rag_embedding_device": "gpu"}, "embedding_device (gpu) auto, cpu, cuda"),
-        ({"chromadb_rag_chunk_overlap": 200}, "chunk_overlap (200) must be below chunk_tokens"),
+        ({"chromadb_rag_embedding_device": "gpu"}, "embedding_device must be auto, cpu, cuda"),
+        ({"chromadb_rag_chunk_overlap": 200}, "chunk_overlap must be between 0 and chunk_tokens"),
+        ({"chromadb_rag_threshold": 1.5}, "threshold is a cosine similarity between -1 and 1"),
+        (
+            {"chromadb_rag_chroma_enabled": False},
+            "fleet-rag without Chroma on its host needs chromadb_rag_chroma_token",
+        ),
     ],
 )
 def test_a_bad_setting_is_refused_before_any_change(
@@ -30,4 +37,4 @@ def test_a_bad_setting_is_refused_before_any_change(
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert message in " ".join(output.split())  # messages are folded over lines
-    assert "Create the service users" not in output
+    assert "Create the group of" not in output and "Install the venv" not in output

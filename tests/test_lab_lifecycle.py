@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from lab.config import LABEL, REPO, STATE_FILE, TARGET_GROUP, lab_port, venv_bin
+from lab.config import LABEL, REPO, STATE_FILE, TARGET_GROUP, lab_port, podman_env, venv_bin
 from lab.ec2 import elbv2_client, port_is_open, target_health
 from lab.podman import containers_with_label
 from lab.state import LabState
@@ -60,6 +60,29 @@ def test_lab_status_reports_healthy(lab_up: set[str]) -> None:
     proc = lab("status")
     assert proc.returncode == 0, proc.stdout
     assert proc.stdout.count("running") + proc.stdout.count("degraded") >= 3
+
+
+def test_a_stopped_or_missing_host_is_unreachable(lab_up: set[str]) -> None:
+    """As a dead host is over SSH: UNREACHABLE, not a task failed on "container state improper"."""
+    podman = ["podman"]
+    subprocess.run(
+        [*podman, "stop", "--time", "1", "llm-fleet-lab-3"], check=True, env=podman_env()
+    )
+    stopped = run_tool(
+        venv_bin("ansible"), "-i", "inventories/lab", "llm-fleet-lab-3", "-m", "ping"
+    )
+    assert stopped.returncode == 4, stopped.stdout + stopped.stderr
+    assert "UNREACHABLE" in stopped.stdout and "is exited, not running" in stopped.stdout
+    subprocess.run([*podman, "rm", "llm-fleet-lab-3"], check=True, env=podman_env())
+    missing = run_tool(
+        venv_bin("ansible"), "-i", "inventories/lab", "llm-fleet-lab-3", "-m", "ping"
+    )
+    assert missing.returncode == 4, missing.stdout + missing.stderr
+    assert "UNREACHABLE" in missing.stdout and "does not exist" in missing.stdout
+    reachable = run_tool(
+        venv_bin("ansible"), "-i", "inventories/lab", "llm-fleet-lab-1", "-m", "ping"
+    )
+    assert reachable.returncode == 0, reachable.stdout + reachable.stderr
 
 
 def test_lab_down_leaves_nothing_behind(lab_up: set[str]) -> None:

@@ -143,3 +143,17 @@ def test_an_inventory_override_wins_and_the_derived_urls_follow(resolved: dict[s
         assert wired["ollama_port"] == 11999, entry
         assert wired["ollama_url"] == "http://127.0.0.1:11999", entry
         assert wired["open_webui_internal_url"] == f"http://{wired['fleet_private_address']}:8080"
+
+
+def test_every_python_pin_is_written_once_in_requirements_hosts() -> None:
+    """Roles pin through fleet_python_pins (read from requirements-hosts.txt), never by hand."""
+    pins = re.compile(r"[A-Za-z0-9_.-]+==[0-9]")
+    written = [
+        f"{path.relative_to(REPO)}: {line.strip()}"
+        for path in (REPO / "roles").rglob("*")
+        if path.is_file() and path.suffix in {".yml", ".j2"} and "molecule" not in path.parts
+        for line in path.read_text().splitlines()
+        if pins.search(line) and "regex_replace" not in line
+    ]
+    makefile = (REPO / "Makefile").read_text()
+    assert not written and not pins.search(makefile), written

@@ -5,7 +5,10 @@ stdin of one command, instead of a temporary file written, made executable, run 
 As root it also skips the podman CLI on every task: the container's init PID (kept in a small
 cache beside the lab state, checked against /proc on each use) lets commands enter the
 container's namespaces with nsenter and files go through /proc/<pid>/root. Elsewhere it falls
-back to `podman exec --interactive` and podman's own file transfer."""
+back to `podman exec --interactive` and podman's own file transfer.
+
+A container that is stopped or missing makes the host UNREACHABLE, as a dead host is over SSH
+(not a failed task saying "container state improper")."""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from ansible.errors import AnsibleError
+from ansible.errors import AnsibleConnectionFailure, AnsibleError
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 from ansible.plugins.connection import ConnectionBase
 from ansible_collections.containers.podman.plugins.connection.podman import (
@@ -102,11 +105,25 @@ class Connection(PodmanConnection):  # type: ignore[misc]
         if os.geteuid() == 0 and self.user in (None, "", "root", "0") and shutil.which("nsenter"):
             self._pid = self._container_pid()
         if self._pid is None:
+            self._require_running()
             super()._connect()
         else:
             ConnectionBase._connect(self)
             self._connected = True
         return self
+
+    def _require_running(self) -> None:
+        """The host is unreachable unless its container exists and runs."""
+        rc, out, err = self._podman(["inspect", "--format", "{{.State.Status}}"])
+        if rc != 0:
+            raise AnsibleConnectionFailure(
+                f"podman container {self._container_id} does not exist: {to_native(err).strip()}"
+            )
+        status = to_native(out).strip()
+        if status != "running":
+            raise AnsibleConnectionFailure(
+                f"podman container {self._container_id} is {status}, not running"
+            )
 
     def _container_pid(self) -> int | None:
         name = str(self._container_id)

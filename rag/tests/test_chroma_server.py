@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from fleet_rag.embeddings import Embedder
-from fleet_rag.ingest import ingest_paths
+from fleet_rag.ingest import FileStatus, ingest_paths
 from fleet_rag.retrieval import retrieve
 from fleet_rag.settings import Settings
 from fleet_rag.store import Store
@@ -41,12 +41,12 @@ def test_ingest_and_retrieve_through_the_server(
     store = Store.open(remote, collection="server-test")
     write_good_corpus(tmp_path / "docs")
     summary = ingest_paths([tmp_path / "docs"], store, embedder, remote)
-    assert summary.count("added") == 4 and store.count() == summary.chunks
+    assert summary.count(FileStatus.ADDED) == 4 and store.count() == summary.chunks
     for mmr in (False, True):
         matches = retrieve(store, embedder, "What do the penguins eat?", remote, mmr=mmr)
         assert matches[0].metadata["source"] == "zephyr.md"
     again = ingest_paths([tmp_path / "docs"], store, embedder, remote)
-    assert again.count("unchanged") == 4
+    assert again.count(FileStatus.UNCHANGED) == 4
 
 
 def test_a_wrong_token_is_refused(chroma_url: str, settings: Settings) -> None:

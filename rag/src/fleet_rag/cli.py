@@ -7,9 +7,15 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fleet_rag.documents import cite
 from fleet_rag.settings import Settings
+
+if TYPE_CHECKING:  # imported where used: `fleet-rag list` must not load torch
+    from fleet_rag.embeddings import Embedder
+    from fleet_rag.ingest import FileResult
+    from fleet_rag.store import Store
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,15 +137,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_ingest(
-    args: argparse.Namespace, settings: Settings, store: object, embedder: object
+    args: argparse.Namespace, settings: Settings, store: Store, embedder: Embedder
 ) -> int:
     from tqdm import tqdm
 
-    from fleet_rag.embeddings import Embedder
-    from fleet_rag.ingest import expand, ingest_paths
-    from fleet_rag.store import Store
+    from fleet_rag.ingest import FileStatus, expand, ingest_paths
 
-    assert isinstance(store, Store) and isinstance(embedder, Embedder)
     missing = [str(p) for p in args.paths if not p.exists()]
     if missing:
         print(f"fleet-rag: no such file or folder: {', '.join(missing)}", file=sys.stderr)
@@ -147,9 +150,9 @@ def run_ingest(
     total = sum(1 for _ in expand(args.paths))
     bar = tqdm(total=total, unit="file", disable=args.no_progress or args.json, file=sys.stderr)
 
-    def progress(result: object) -> None:
+    def progress(result: FileResult) -> None:
         bar.update(1)
-        bar.set_postfix_str(getattr(result, "source", ""))
+        bar.set_postfix_str(result.source)
 
     summary = ingest_paths(args.paths, store, embedder, settings, progress, dry_run=args.check)
     bar.close()
@@ -157,13 +160,13 @@ def run_ingest(
         print(json.dumps(summary.as_dict(), indent=2))
     else:
         for f in summary.files:
-            detail = f.reason if f.status == "failed" else f"{f.chunks} chunks"
-            print(f"{f.status:<9} {f.source}: {detail}")
+            detail = f.reason if f.status is FileStatus.FAILED else f"{f.chunks} chunks"
+            print(f"{f.status.value:<9} {f.source}: {detail}")
         print(
             f"{'check, nothing written: ' if args.check else ''}"
-            f"{len(summary.files)} files: {summary.count('added')} added, "
-            f"{summary.count('replaced')} replaced, {summary.count('unchanged')} unchanged, "
-            f"{summary.count('failed')} failed; {summary.chunks} chunks "
+            f"{len(summary.files)} files: "
+            + ", ".join(f"{summary.count(s)} {s.value}" for s in FileStatus)
+            + f"; {summary.chunks} chunks "
             f"{'to write' if args.check else 'written'} "
             f"(collection {store.name}, {store.count()} chunks in all)"
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +21,29 @@ from fleet_rag.store import Store
 EMBED_GROUP = 256
 
 
+class FileStatus(StrEnum):
+    """What ingesting did to a file (or, in a dry run, would do)."""
+
+    ADDED = "added"
+    REPLACED = "replaced"
+    UNCHANGED = "unchanged"
+    FAILED = "failed"
+
+
+# What a real run writes.
+WRITES = (FileStatus.ADDED, FileStatus.REPLACED)
+
+
 @dataclass
 class FileResult:
     source: str
-    status: str  # "added", "replaced", "unchanged" or "failed"
+    status: FileStatus
     chunks: int = 0
     removed: int = 0
     reason: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"status": self.status.value}
 
 
 @dataclass
@@ -34,28 +51,25 @@ class Summary:
     files: list[FileResult] = field(default_factory=list)
     dry_run: bool = False  # statuses say what ingesting would do; nothing was written
 
-    def count(self, status: str) -> int:
+    def count(self, status: FileStatus) -> int:
         return sum(1 for f in self.files if f.status == status)
 
     @property
     def chunks(self) -> int:
-        return sum(f.chunks for f in self.files if f.status in ("added", "replaced"))
+        return sum(f.chunks for f in self.files if f.status in WRITES)
 
     @property
     def changed(self) -> bool:
-        return any(f.status in ("added", "replaced") for f in self.files)
+        return any(f.status in WRITES for f in self.files)
 
     @property
     def failed(self) -> list[FileResult]:
-        return [f for f in self.files if f.status == "failed"]
+        return [f for f in self.files if f.status is FileStatus.FAILED]
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "files": [asdict(f) for f in self.files],
-            "added": self.count("added"),
-            "replaced": self.count("replaced"),
-            "unchanged": self.count("unchanged"),
-            "failed": self.count("failed"),
+            "files": [f.as_dict() for f in self.files],
+            **{status.value: self.count(status) for status in FileStatus},
             "chunks": self.chunks,
             "changed": self.changed,
             "dry_run": self.dry_run,
@@ -94,15 +108,15 @@ def prepare(path: Path, source: str, store: Store, settings: Settings) -> Prepar
     """Load and chunk a file, or its final result: unchanged (same SHA-256, every chunk still
     in the index) or failed."""
     if not path.is_file():
-        return FileResult(source, "failed", reason="no such file")
+        return FileResult(source, FileStatus.FAILED, reason="no such file")
     digest = file_sha256(path)
     old = store.stored(source)
     if old.digest == digest and old.complete:
-        return FileResult(source, "unchanged", chunks=len(old.ids))
+        return FileResult(source, FileStatus.UNCHANGED, chunks=len(old.ids))
     try:
         sections = load_document(path, source, settings.max_file_bytes)
     except LoaderError as exc:
-        return FileResult(source, "failed", reason=str(exc))
+        return FileResult(source, FileStatus.FAILED, reason=str(exc))
     chunks = chunk_sections(sections, settings.chunk_tokens, settings.chunk_overlap, digest)
     return Prepared(source, chunks, replacing=bool(old.ids))
 
@@ -111,7 +125,7 @@ def store_prepared(
     prepared: Prepared, embeddings: Sequence[Sequence[float]], store: Store
 ) -> FileResult:
     removed = store.replace_source(prepared.source, prepared.chunks, embeddings)
-    status = "replaced" if prepared.replacing else "added"
+    status = FileStatus.REPLACED if prepared.replacing else FileStatus.ADDED
     return FileResult(prepared.source, status, len(prepared.chunks), removed)
 
 
@@ -160,7 +174,7 @@ def ingest_paths(
             record(prepared)
             continue
         if dry_run:
-            status = "replaced" if prepared.replacing else "added"
+            status = FileStatus.REPLACED if prepared.replacing else FileStatus.ADDED
             record(FileResult(prepared.source, status, len(prepared.chunks)))
             continue
         pending.append(prepared)

@@ -56,3 +56,23 @@ def test_unit_output_goes_to_a_rotated_log_file(host: Host) -> None:
     request_molecule_http(host, "?after-rotation")
     current = host.file(log).content_string
     assert "after-rotation" in current and "before-rotation" not in current
+
+
+def test_the_service_skeleton_runs_a_service_from_data(host: Host) -> None:
+    """User, folders, kept secret in the environment file, unit, sandbox, start, health."""
+    assert host.user("skeleton").shell == "/usr/sbin/nologin"
+    assert host.file("/var/lib/molecule-skeleton").user == "skeleton"
+    token = host.file("/etc/molecule-skeleton/token")
+    assert token.mode == 0o640 and token.group == "skeleton"
+    env = host.file("/etc/molecule-skeleton/skeleton.env")
+    assert env.mode == 0o640 and env.user == "root" and env.group == "skeleton"
+    assert f"SKELETON_TOKEN={token.content_string}" in env.content_string
+    assert "SKELETON_PORT=8998" in env.content_string
+    unit = host.service("molecule-skeleton.service")
+    assert unit.is_running and unit.is_enabled
+    show = host.check_output(
+        "systemctl show molecule-skeleton.service -p User -p ProtectSystem -p EnvironmentFiles"
+    )
+    assert "User=skeleton" in show and "ProtectSystem=strict" in show
+    assert "/etc/molecule-skeleton/skeleton.env" in show
+    host.check_output("python3 -c %s %s", GET, "http://127.0.0.1:8998/")

@@ -33,8 +33,7 @@ from fleet_rag.loaders import load_document
 from fleet_rag.retrieval import retrieve
 from fleet_rag.settings import Settings
 from fleet_rag.store import Store
-
-from tests.conftest import chroma_server  # the package's test helper
+from tests.servers import chroma_server  # the package's test helper
 
 TOPICS = ["reactor", "turbine", "telescope", "penguin", "bakery", "glacier", "satellite",
           "orchard", "harbour", "library", "volcano", "monastery"]  # fmt: skip

@@ -6,6 +6,7 @@ import hashlib
 import os
 import sys
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import yaml
@@ -51,9 +52,23 @@ ROLE_INSTANCE_TYPES = {
     "base-node": "g4dn.xlarge",
 }
 AVAILABILITY_ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
+# The wiring layer's values (one file per service), which the lab and the tests read rather than
+# copy: ports, folders.
+WIRING = REPO / "roles" / "fleet_wiring" / "defaults" / "main"
+
+
+def wired(name: str) -> Any:
+    """A value of the wiring layer as written there (its default, before any override)."""
+    for part in sorted(WIRING.glob("*.yml")):
+        values = yaml.safe_load(part.read_text()) or {}
+        if name in values:
+            return values[name]
+    raise KeyError(f"{name} is not a value of the wiring layer ({WIRING})")
+
+
 # The ALB target group (Open WebUI on every GPU host), as terraform creates it in production.
 TARGET_GROUP = "llm-fleet-lab-webui"
-TARGET_GROUP_PORT = 8080
+TARGET_GROUP_PORT = int(wired("open_webui_port"))
 TARGET_GROUP_ROLE = "gpu-node"
 
 

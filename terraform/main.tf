@@ -86,6 +86,7 @@ module "fleet" {
   kms_key_arn               = local.kms_key_arn
   root_volume_size_gb       = var.root_volume_size_gb
   data_volume_size_gb       = var.data_volume_size_gb
+  data_dir                  = local.wiring.fleet_data_dir
   min_size                  = var.fleet_min_size
   desired_capacity          = var.fleet_desired_capacity
   max_size                  = var.fleet_max_size
@@ -111,6 +112,11 @@ module "monitoring" {
 }
 
 locals {
-  # Open WebUI's port on the hosts (open_webui_port in Ansible); the ALB forwards here.
-  open_webui_port = 8080
+  # The wiring layer's values (roles/fleet_wiring/defaults/main/<service>.yml), read rather than
+  # copied: Open WebUI's port on the hosts, where the ALB forwards, and the data volume's mount.
+  wiring = merge(
+    yamldecode(file("${path.module}/../roles/fleet_wiring/defaults/main/fleet.yml")),
+    yamldecode(file("${path.module}/../roles/fleet_wiring/defaults/main/open_webui.yml")),
+  )
+  open_webui_port = local.wiring.open_webui_port
 }

@@ -93,7 +93,7 @@ variable "root_volume_size_gb" {
 }
 
 variable "data_volume_size_gb" {
-  description = "Size of the encrypted gp3 data volume mounted at /var/lib/llm-fleet (models, vectors, Open WebUI data)."
+  description = "Size of the encrypted gp3 data volume mounted at the wiring's fleet_data_dir (models, vectors, Open WebUI data)."
   type        = number
   default     = 200
 

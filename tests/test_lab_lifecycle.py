@@ -10,7 +10,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from lab.config import LABEL, REPO, STATE_FILE, TARGET_GROUP, lab_port, podman_env, venv_bin
+from lab.config import (
+    LABEL,
+    REPO,
+    STATE_FILE,
+    TARGET_GROUP,
+    lab_port,
+    podman_env,
+    venv_bin,
+    wired,
+)
 from lab.ec2 import elbv2_client, port_is_open, target_health
 from lab.podman import containers_with_label
 from lab.state import LabState
@@ -53,7 +62,7 @@ def test_gpu_hosts_are_in_the_load_balancer_target_group(lab_up: set[str]) -> No
     _, health = target_health(elbv2_client(state.endpoint), TARGET_GROUP)
     gpu = {h.instance_id for h in state.hosts if h.role == "gpu-node"}
     assert {t["Target"]["Id"] for t in health} == gpu
-    assert {t["Target"]["Port"] for t in health} == {8080}
+    assert {t["Target"]["Port"] for t in health} == {wired("open_webui_port")}
 
 
 def test_lab_status_reports_healthy(lab_up: set[str]) -> None:

@@ -59,6 +59,8 @@ def test_terraform_validates_with_the_aws_provider(tmp_path: Path) -> None:
         )
     work = tmp_path / "terraform"
     shutil.copytree(TERRAFORM, work, ignore=shutil.ignore_patterns(".terraform*"))
+    wiring = Path("roles") / "fleet_wiring" / "defaults"  # terraform reads the wiring's files
+    shutil.copytree(REPO / wiring, tmp_path / wiring)
     init = terraform("init", "-backend=false", f"-plugin-dir={PLUGIN_DIR}", cwd=work)
     assert init.returncode == 0, init.stdout + init.stderr
     validate = terraform("validate", "-json", cwd=work)
@@ -168,7 +170,9 @@ def test_hosts_accept_open_webui_from_the_alb_only_and_no_ssh() -> None:
         }
     ]
     assert all(rule.get("from_port") != 22 for _, rule in _ingress_rules())
-    assert load().locals[".:open_webui_port"] == 8080
+    # terraform reads the port from the wiring layer rather than keeping a copy of it.
+    assert load().locals[".:open_webui_port"] == "${local.wiring.open_webui_port}"
+    assert "roles/fleet_wiring/defaults/main/open_webui.yml" in str(load().locals[".:wiring"])
 
 
 def test_the_inventory_finds_and_groups_the_hosts_by_the_tags_terraform_sets() -> None:
@@ -241,8 +245,10 @@ def test_user_data_script_passes_shellcheck(tmp_path: Path) -> None:
     if shellcheck is None:
         pytest.skip("shellcheck is not installed (make setup installs it)")
     template = (TERRAFORM / "modules/fleet/user_data.sh.tftpl").read_text()
-    assert "${data_label}" in template
+    assert "${data_label}" in template and "${data_dir}" in template
     script = tmp_path / "user_data.sh"
-    script.write_text(template.replace("${data_label}", "llmfleet-data"))
+    script.write_text(
+        template.replace("${data_label}", "llmfleet-data").replace("${data_dir}", "/var/lib/x")
+    )
     proc = subprocess.run([shellcheck, str(script)], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout

@@ -64,7 +64,8 @@ def test_rolling_update_applies_what_site_yml_gives_a_gpu_host() -> None:
 
 
 # Where wired values must not be written out again (only derived from the wiring).
-COPY_ROOTS = ["roles", "playbooks", "inventories", "site.yml"]
+COPY_ROOTS = ["roles", "playbooks", "inventories", "site.yml", "lab", "terraform", "molecule"]
+SUFFIXES = {".yml", ".j2", ".py", ".cfg", ".tf", ".tftpl"}
 LITERALS = {
     name: str(value)
     for name, value in WIRED.items()
@@ -77,9 +78,9 @@ def test_no_copy_of_a_wired_port_or_folder() -> None:
     for root in COPY_ROOTS:
         paths = [REPO / root] if (REPO / root).is_file() else (REPO / root).rglob("*")
         for path in paths:
-            if not path.is_file() or path.suffix not in {".yml", ".j2", ".py", ".cfg"}:
+            if not path.is_file() or path.suffix not in SUFFIXES:
                 continue
-            if "fleet_wiring" in path.parts or "tests" in path.parts:
+            if "fleet_wiring" in path.parts or ".terraform" in path.parts:
                 continue
             text = path.read_text()
             for name, literal in LITERALS.items():

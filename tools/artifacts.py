@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-
 
 def write_checksum(artifact: Path) -> str:
     """Write <artifact>.sha256 (the hex digest the roles' checksum variables read) and return it."""

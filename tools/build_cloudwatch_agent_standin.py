@@ -16,7 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tools.artifacts import REPO, write_checksum
+from lab.config import REPO
+from tools.artifacts import write_checksum
 
 SOURCE = REPO / "tests" / "fixtures" / "cloudwatch_agent_standin"
 OUT = REPO / ".cache" / "cloudwatch-agent-standin"

@@ -14,7 +14,8 @@ import sys
 import tarfile
 from pathlib import Path
 
-from tools.artifacts import REPO, write_checksum
+from lab.config import REPO
+from tools.artifacts import write_checksum
 
 SOURCE = REPO / "tests" / "fixtures" / "ollama_standin" / "ollama"
 OUT = REPO / ".cache" / "ollama-standin"

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tools.artifacts import REPO
+from lab.config import REPO
 
 CLEAN, ERROR, DRIFT = 0, 1, 2
 

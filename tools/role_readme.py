@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
+from lab.config import REPO
 
 
 def cell(value: Any) -> str:

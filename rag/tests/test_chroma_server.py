@@ -17,8 +17,8 @@ from fleet_rag.ingest import FileStatus, ingest_paths
 from fleet_rag.retrieval import retrieve
 from fleet_rag.settings import Settings
 from fleet_rag.store import Store
-from tests.conftest import ROLE_FILES, chroma_server
 from tests.samples import write_good_corpus
+from tests.servers import ROLE_FILES, chroma_server
 
 TOKEN = "chroma-test-token"
 

@@ -4,14 +4,15 @@ load balancer reaches it) and its bootstrapped admin."""
 from __future__ import annotations
 
 import pytest
+from lab_stack import ADMIN_EMAIL, GPU_HOST, api, lab_host
 
+from lab.config import wired
 from lab.podman import address
-from tests.lab_stack import ADMIN_EMAIL, GPU_HOST, api, lab_host
 
 
 @pytest.fixture(scope="session")
 def webui_url() -> str:
-    return f"http://{address(GPU_HOST)}:8080"
+    return f"http://{address(GPU_HOST)}:{wired('open_webui_port')}"
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from lab_stack import ADMIN_EMAIL, RAG_QUESTION, RAG_SOURCE
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -18,7 +19,6 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 from lab.config import REPO
-from tests.lab_stack import ADMIN_EMAIL, RAG_QUESTION, RAG_SOURCE
 
 SCREENSHOTS = REPO / "artifacts" / "browser"
 CHROMIUM = Path("/usr/bin/chromium")

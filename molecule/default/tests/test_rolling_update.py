@@ -9,11 +9,12 @@ import re
 import subprocess
 from typing import Any
 
+from lab_stack import GPU_HOST
+
 from lab.config import TARGET_GROUP, TARGET_GROUP_PORT, venv_bin
 from lab.ec2 import elbv2_client, register_targets, target_health
 from lab.state import LabState
 from tests.helpers import recap, run_tool
-from tests.lab_stack import GPU_HOST
 
 
 def rolling_update(*extra: str) -> subprocess.CompletedProcess[str]:

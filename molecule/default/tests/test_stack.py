@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import json
 
-from lab.config import REPO
+from lab_stack import GPU_HOST, RAG_HOST, RAG_QUESTION, RAG_SOURCE, api, lab_host
+
+from lab.config import REPO, wired
 from lab.podman import address
 from tests.helpers import inventory_list
-from tests.lab_stack import GPU_HOST, RAG_HOST, RAG_QUESTION, RAG_SOURCE, api, lab_host
 
 SERVICES = {
     GPU_HOST: ["ollama", "open-webui", "chroma", "fleet-rag", "amazon-cloudwatch-agent"],
@@ -36,9 +37,11 @@ def test_each_host_runs_the_services_of_its_role() -> None:
 def test_open_webui_listens_on_the_private_address_only() -> None:
     host = lab_host(GPU_HOST)
     private = address(GPU_HOST)
-    assert host.socket(f"tcp://{private}:8080").is_listening
-    assert not host.socket("tcp://0.0.0.0:8080").is_listening
-    for port in (11434, 8000, 8100):  # Ollama, Chroma, fleet-rag: loopback only
+    webui = wired("open_webui_port")
+    assert host.socket(f"tcp://{private}:{webui}").is_listening
+    assert not host.socket(f"tcp://0.0.0.0:{webui}").is_listening
+    for service in ("ollama", "chroma", "fleet_rag"):  # loopback only
+        port = wired(f"{service}_port")
         assert host.socket(f"tcp://127.0.0.1:{port}").is_listening
         assert not host.socket(f"tcp://0.0.0.0:{port}").is_listening
 
@@ -81,8 +84,9 @@ def test_services_log_to_files_the_cloudwatch_agent_stand_in_tails() -> None:
         status = json.loads(lab_host(name).check_output(f"{ctl} -a status"))
         assert status["status"] == "running" and status["configstatus"] == "configured"
     gpu = lab_host(GPU_HOST)
-    webui_log = gpu.file("/var/log/llm-fleet/open-webui.log").content_string
+    logs = wired("fleet_log_dir")
+    webui_log = gpu.file(f"{logs}/open-webui.log").content_string
     assert "POST /api/chat/completions" in webui_log
-    assert lab_host(RAG_HOST).file("/var/log/llm-fleet/fleet-rag.log").content_string.strip()
+    assert lab_host(RAG_HOST).file(f"{logs}/fleet-rag.log").content_string.strip()
     agent_log = gpu.file("/opt/aws/amazon-cloudwatch-agent/logs/amazon-cloudwatch-agent.log")
-    assert "would tail /var/log/llm-fleet/ollama.log (present)" in agent_log.content_string
+    assert f"would tail {logs}/ollama.log (present)" in agent_log.content_string

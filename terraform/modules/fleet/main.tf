@@ -21,7 +21,10 @@ resource "aws_launch_template" "this" {
   image_id      = local.ami_id
   instance_type = var.instance_type
   ebs_optimized = true
-  user_data     = base64encode(templatefile("${path.module}/user_data.sh.tftpl", { data_label = "llmfleet-data" }))
+  user_data = base64encode(templatefile("${path.module}/user_data.sh.tftpl", {
+    data_label = "llmfleet-data"
+    data_dir   = var.data_dir
+  }))
 
   iam_instance_profile {
     name = var.instance_profile_name

@@ -64,8 +64,13 @@ variable "root_volume_size_gb" {
 }
 
 variable "data_volume_size_gb" {
-  description = "Data volume size (mounted at /var/lib/llm-fleet)."
+  description = "Data volume size (mounted at data_dir)."
   type        = number
+}
+
+variable "data_dir" {
+  description = "Where the data volume is mounted (the wiring layer's fleet_data_dir)."
+  type        = string
 }
 
 variable "min_size" {

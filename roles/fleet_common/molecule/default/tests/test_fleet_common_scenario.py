@@ -6,6 +6,8 @@ import hashlib
 
 from testinfra.host import Host
 
+from lab.config import wired
+
 
 def test_venv_has_the_pinned_package(host: Host) -> None:
     result = host.run("/opt/molecule/venv/bin/python -c 'import tqdm; print(tqdm.__version__)'")
@@ -46,8 +48,8 @@ def request_molecule_http(host: Host, path: str) -> None:
 
 
 def test_unit_output_goes_to_a_rotated_log_file(host: Host) -> None:
-    log = "/var/log/llm-fleet/molecule-http.log"
-    assert host.file("/var/log/llm-fleet").mode == 0o750
+    log = f"{wired('fleet_log_dir')}/molecule-http.log"
+    assert host.file(wired("fleet_log_dir")).mode == 0o750
     request_molecule_http(host, "?before-rotation")
     assert '"GET /?before-rotation HTTP/1.1" 200' in host.file(log).content_string
     # A forced rotation moves the old lines away and the service keeps writing to the file.

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from testinfra.host import Host
 
+from lab.config import wired
+
 CALL = """
 import json, sys, urllib.request, urllib.error
 method, url, token, body = sys.argv[1:5]
@@ -24,7 +26,8 @@ try:
 except urllib.error.HTTPError as error:
     print(json.dumps({"status": error.code, "body": error.read().decode()}))
 """
-API = "http://127.0.0.1:8080"
+PORT = wired("open_webui_port")
+API = f"http://127.0.0.1:{PORT}"  # the scenario keeps Open WebUI on loopback
 
 
 def call(host: Host, method: str, path: str, token: str = "", body: Any = None) -> dict[str, Any]:
@@ -51,8 +54,8 @@ def test_service_runs_hardened_as_its_user_on_loopback(host: Host) -> None:
     service = host.service("open-webui.service")
     assert service.is_running and service.is_enabled
     assert host.check_output("systemctl show -p User --value open-webui.service") == "open-webui"
-    assert host.socket("tcp://127.0.0.1:8080").is_listening
-    assert not host.socket("tcp://0.0.0.0:8080").is_listening
+    assert host.socket(f"tcp://127.0.0.1:{PORT}").is_listening
+    assert not host.socket(f"tcp://0.0.0.0:{PORT}").is_listening
     show = host.check_output(
         "systemctl show open-webui.service -p ProtectSystem -p NoNewPrivileges"
     )

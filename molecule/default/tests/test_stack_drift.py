@@ -7,13 +7,14 @@ import json
 import shlex
 from typing import Any
 
-from lab.config import REPO, venv_bin
+from lab_stack import GPU_HOST, RAG_HOST, lab_host
+
+from lab.config import REPO, venv_bin, wired
 from tests.helpers import run_tool
-from tests.lab_stack import GPU_HOST, RAG_HOST, lab_host
 
 REPORTS = REPO / "artifacts" / "drift"
 DELETE_MODEL = (
-    "import urllib.request as u; u.urlopen(u.Request('http://127.0.0.1:11434/api/delete',"
+    f"import urllib.request as u; u.urlopen(u.Request('http://127.0.0.1:{wired('ollama_port')}/api/delete',"
     " data=b'{\"model\": \"qwen2.5:0.5b\"}', method='DELETE'))"
 )
 # Hand changes, and the (host, task) of site.yml that must report each.

@@ -9,17 +9,22 @@ import time
 
 from testinfra.host import Host
 
+from lab.config import wired
+
+# The wiring layer's values the role's default setup uses (never copies of them).
+OLLAMA = f"http://127.0.0.1:{wired('ollama_port')}"
+MODELS = f"{wired('fleet_data_dir')}/ollama/models"
 GET = "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())"
 CHAT = (
     "import json, urllib.request; body = json.dumps({'model': 'llama3.2:1b', 'stream': False,"
     " 'messages': [{'role': 'user', 'content': 'hello'}]}).encode();"
     " print(urllib.request.urlopen(urllib.request.Request("
-    "'http://127.0.0.1:11434/api/chat', data=body)).read().decode())"
+    f"'{OLLAMA}/api/chat', data=body)).read().decode())"
 )
 
 
 def api(host: Host, path: str) -> dict[str, object]:
-    data = json.loads(host.check_output("python3 -c %s %s", GET, f"http://127.0.0.1:11434{path}"))
+    data = json.loads(host.check_output("python3 -c %s %s", GET, f"{OLLAMA}{path}"))
     assert isinstance(data, dict)
     return data
 
@@ -41,12 +46,12 @@ def test_service_runs_hardened_as_its_user_on_loopback(host: Host) -> None:
     assert host.service("ollama.service").is_running
     assert host.service("ollama.service").is_enabled
     assert host.check_output("systemctl show -p User --value ollama.service") == "ollama"
-    assert host.socket("tcp://127.0.0.1:11434").is_listening
-    assert not host.socket("tcp://0.0.0.0:11434").is_listening
+    assert host.socket(f"tcp://127.0.0.1:{wired('ollama_port')}").is_listening
+    assert not host.socket(f"tcp://0.0.0.0:{wired('ollama_port')}").is_listening
     show = host.check_output("systemctl show ollama.service -p ProtectSystem -p NoNewPrivileges")
     assert "ProtectSystem=strict" in show and "NoNewPrivileges=yes" in show
     env = host.check_output("systemctl show -p Environment --value ollama.service")
-    assert "OLLAMA_MODELS=/var/lib/llm-fleet/ollama/models" in env
+    assert f"OLLAMA_MODELS={MODELS}" in env
     assert "OLLAMA_NUM_PARALLEL=4" in env and "OLLAMA_FLASH_ATTENTION=1" in env
 
 
@@ -54,7 +59,7 @@ def test_models_are_pulled_and_the_unlisted_one_pruned(host: Host) -> None:
     models = api(host, "/api/tags")["models"]
     assert isinstance(models, list)
     assert [m["name"] for m in models] == ["llama3.2:1b"]
-    manifest = "/var/lib/llm-fleet/ollama/models/manifests/registry.ollama.ai/library/llama3.2/1b"
+    manifest = f"{MODELS}/manifests/registry.ollama.ai/library/llama3.2/1b"
     assert host.file(manifest).user == "ollama"
 
 
@@ -70,7 +75,10 @@ def test_systemd_brings_a_killed_server_back(host: Host) -> None:
     for _ in range(30):
         time.sleep(1)
         new_pid = host.check_output("systemctl show -p MainPID --value ollama.service")
-        if new_pid not in ("0", pid) and host.socket("tcp://127.0.0.1:11434").is_listening:
+        if (
+            new_pid not in ("0", pid)
+            and host.socket(f"tcp://127.0.0.1:{wired('ollama_port')}").is_listening
+        ):
             break
     assert new_pid not in ("0", pid)
     assert api(host, "/api/version") == {"version": "0.12.6"}

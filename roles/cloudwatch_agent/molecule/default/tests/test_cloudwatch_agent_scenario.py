@@ -7,6 +7,9 @@ import json
 
 from testinfra.host import Host
 
+from lab.config import wired
+
+LOGS = wired("fleet_log_dir")
 HOME = "/opt/aws/amazon-cloudwatch-agent"
 
 
@@ -45,7 +48,7 @@ def test_config_is_private_and_holds_the_metrics_terraform_reads(host: Host) -> 
     assert ["AutoScalingGroupName"] in metrics["aggregation_dimensions"]
     collected = metrics["metrics_collected"]
     assert collected["mem"]["measurement"] == ["used_percent", "available"]
-    assert collected["disk"]["resources"] == ["/", "/var/lib/llm-fleet"]
+    assert collected["disk"]["resources"] == ["/", wired("fleet_data_dir")]
     assert "nvidia_gpu" not in collected, "no GPU in this host: no GPU section"
     assert data["agent"] == {"metrics_collection_interval": 30, "run_as_user": "root"}
 
@@ -53,13 +56,11 @@ def test_config_is_private_and_holds_the_metrics_terraform_reads(host: Host) -> 
 def test_the_services_log_files_go_to_one_log_group_each(host: Host) -> None:
     files = config(host)["logs"]["logs_collected"]["files"]["collect_list"]  # type: ignore[index]
     assert [(f["file_path"], f["log_group_name"]) for f in files] == [
-        ("/var/log/llm-fleet/ollama.log", "/llm-fleet/ollama"),
-        ("/var/log/llm-fleet/open-webui.log", "/llm-fleet/open-webui"),
-        ("/var/log/llm-fleet/chroma.log", "/llm-fleet/chroma"),
-        ("/var/log/llm-fleet/fleet-rag.log", "/llm-fleet/fleet-rag"),
+        (f"{LOGS}/{service}.log", f"/llm-fleet/{service}")
+        for service in ("ollama", "open-webui", "chroma", "fleet-rag")
     ]
     log = host.file(f"{HOME}/logs/amazon-cloudwatch-agent.log").content_string
-    assert "would tail /var/log/llm-fleet/open-webui.log" in log
+    assert f"would tail {LOGS}/open-webui.log" in log
     assert "would emit cpu_usage_active, cpu_usage_iowait, disk_used_percent" in log
 
 

@@ -9,13 +9,17 @@ from typing import Any
 import pytest
 from testinfra.host import Host
 
-HEARTBEAT = (
-    "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/api/v2/heartbeat')"
-)
+from lab.config import wired
+
+# The wiring layer's values (never copies of them).
+CHROMA_PORT = wired("chroma_port")
+CHROMA = f"http://127.0.0.1:{CHROMA_PORT}"
+FLEET_RAG_PORT = wired("fleet_rag_port")
+FLEET_RAG = f"http://127.0.0.1:{FLEET_RAG_PORT}"
+RAG_HOME = f"{wired('fleet_data_dir')}/fleet-rag"
+HEARTBEAT = f"import urllib.request; urllib.request.urlopen('{CHROMA}/api/v2/heartbeat')"
 ENV = "set -a; . /etc/fleet-rag/fleet-rag.env; set +a;"
-COLLECTIONS = (
-    "http://127.0.0.1:8000/api/v2/tenants/default_tenant/databases/default_database/collections"
-)
+COLLECTIONS = f"{CHROMA}/api/v2/tenants/default_tenant/databases/default_database/collections"
 
 
 def http_status(host: Host, url: str, token: str = "") -> int:
@@ -43,7 +47,8 @@ def fleet_rag(host: Host, *args: str) -> str:
 
 
 @pytest.mark.parametrize(
-    ("unit", "user", "port"), [("chroma", "chroma", 8000), ("fleet-rag", "rag", 8100)]
+    ("unit", "user", "port"),
+    [("chroma", "chroma", CHROMA_PORT), ("fleet-rag", "rag", FLEET_RAG_PORT)],
 )
 def test_services_run_as_their_users_on_loopback(
     host: Host, unit: str, user: str, port: int
@@ -68,8 +73,8 @@ def test_chroma_requires_its_token(host: Host) -> None:
 
 
 def test_rag_service_answers_health_and_lists_its_model(host: Host) -> None:
-    assert http_status(host, "http://127.0.0.1:8100/health") == 200
-    tags = get_json(host, "http://127.0.0.1:8100/api/tags")
+    assert http_status(host, f"{FLEET_RAG}/health") == 200
+    tags = get_json(host, f"{FLEET_RAG}/api/tags")
     assert [m["name"] for m in tags["models"]] == ["fleet-rag"]
 
 
@@ -113,7 +118,7 @@ def test_chroma_answers_stored_embeddings_for_mmr(host: Host) -> None:
     script = (
         "import os, chromadb\n"
         "token = os.environ['FLEET_RAG_CHROMA_TOKEN']\n"
-        "client = chromadb.HttpClient(host='127.0.0.1', port=8000,"
+        f"client = chromadb.HttpClient(host='127.0.0.1', port={CHROMA_PORT},"
         " headers={'Authorization': 'Bearer ' + token})\n"
         "found = client.get_collection('documents').get(limit=2, include=['embeddings'])\n"
         "print(len(found['embeddings']), len(found['embeddings'][0]))\n"
@@ -123,7 +128,7 @@ def test_chroma_answers_stored_embeddings_for_mmr(host: Host) -> None:
 
 
 def test_health_names_the_embedder_device_precision_and_backend(host: Host) -> None:
-    health = get_json(host, "http://127.0.0.1:8100/health")
+    health = get_json(host, f"{FLEET_RAG}/health")
     # A lab host has no GPU: the CPU, in bfloat16 where it multiplies it natively, through
     # OpenVINO (the role installs it).
     flags = host.file("/proc/cpuinfo").content_string
@@ -137,6 +142,6 @@ def test_health_names_the_embedder_device_precision_and_backend(host: Host) -> N
 
 def test_the_converted_model_is_kept_in_the_data_folder(host: Host) -> None:
     # Converted once (by the ingestion or the first question), read by every later start.
-    models = host.run("find /var/lib/llm-fleet/fleet-rag/openvino -name model.xml -user rag")
+    models = host.run(f"find {RAG_HOME}/openvino -name model.xml -user rag")
     assert models.rc == 0 and models.stdout.count("model.xml") == 1
-    assert not host.file("/var/lib/llm-fleet/fleet-rag/intel").exists  # no usage reports
+    assert not host.file(f"{RAG_HOME}/intel").exists  # no usage reports

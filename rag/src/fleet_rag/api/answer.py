@@ -4,6 +4,7 @@ answer to the grounded prompt, end with the Sources list."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -59,6 +60,19 @@ async def answer(
         yield sources_block(matches)
 
     return matches, guarded(pieces())
+
+
+@dataclass(frozen=True)
+class Answerer:
+    """What every chat route needs: the model name to answer as, and the answer's pieces."""
+
+    settings: Settings
+    store: Store
+    embedder: Embedder
+
+    async def __call__(self, request: ChatRequest) -> tuple[str, AsyncIterator[str]]:
+        _, pieces = await answer(request, self.settings, self.store, self.embedder)
+        return request.model or self.settings.model_name, pieces
 
 
 async def guarded(pieces: AsyncIterator[str]) -> AsyncIterator[str]:

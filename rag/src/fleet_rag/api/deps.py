@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from fleet_rag.api.answer import Answerer
 from fleet_rag.embeddings import Embedder
 from fleet_rag.settings import Settings
 from fleet_rag.store import Store
@@ -29,3 +30,10 @@ def get_embedder(request: Request) -> Embedder:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[Store, Depends(get_store)]
 EmbedderDep = Annotated[Embedder, Depends(get_embedder)]
+
+
+def get_answerer(settings: SettingsDep, store: StoreDep, embedder: EmbedderDep) -> Answerer:
+    return Answerer(settings, store, embedder)
+
+
+AnswererDep = Annotated[Answerer, Depends(get_answerer)]

@@ -12,8 +12,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from fleet_rag import __version__
-from fleet_rag.api.answer import ChatRequest, answer, now
-from fleet_rag.api.deps import EmbedderDep, SettingsDep, StoreDep
+from fleet_rag.api.answer import ChatRequest, now
+from fleet_rag.api.deps import AnswererDep, SettingsDep
 
 router = APIRouter(tags=["ollama"])
 
@@ -58,11 +58,8 @@ def _message(model: str, content: str, done: bool) -> dict[str, Any]:
 
 
 @router.post("/api/chat", response_model=None)
-async def chat(
-    request: ChatRequest, settings: SettingsDep, store: StoreDep, embedder: EmbedderDep
-) -> StreamingResponse | JSONResponse:
-    _, pieces = await answer(request, settings, store, embedder)
-    model = request.model or settings.model_name
+async def chat(request: ChatRequest, answerer: AnswererDep) -> StreamingResponse | JSONResponse:
+    model, pieces = await answerer(request)
     if request.stream is False:
         text = "".join([piece async for piece in pieces])
         return JSONResponse(_message(model, text, done=True))

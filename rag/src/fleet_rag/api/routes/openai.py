@@ -11,8 +11,8 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from fleet_rag.api.answer import ChatRequest, answer
-from fleet_rag.api.deps import EmbedderDep, SettingsDep, StoreDep
+from fleet_rag.api.answer import ChatRequest
+from fleet_rag.api.deps import AnswererDep, SettingsDep
 
 router = APIRouter(tags=["openai"])
 
@@ -29,10 +29,9 @@ async def models(settings: SettingsDep) -> dict[str, Any]:
 
 @router.post("/v1/chat/completions", response_model=None)
 async def chat_completions(
-    request: ChatRequest, settings: SettingsDep, store: StoreDep, embedder: EmbedderDep
+    request: ChatRequest, answerer: AnswererDep
 ) -> StreamingResponse | JSONResponse:
-    _, pieces = await answer(request, settings, store, embedder)
-    model = request.model or settings.model_name
+    model, pieces = await answerer(request)
     completion_id = f"chatcmpl-{secrets.token_hex(8)}"
     created = int(time.time())
     if not request.stream:

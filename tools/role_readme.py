@@ -20,6 +20,7 @@ def cell(value: Any) -> str:
     if value is None:
         return ""
     text = value if isinstance(value, str) else json.dumps(value)
+    text = " ".join(text.split())  # a folded multi-line default stays in its table cell
     return "`" + text.replace("|", "\\|") + "`" if text != "" else '`""`'
 
 

@@ -11,13 +11,16 @@ from pathlib import Path
 from tests.samples import write_bad_files, write_good_corpus
 
 
-def fleet_rag(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(
+def fleet_rag(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environ = dict(
         os.environ, FLEET_RAG_DATA_DIR=str(tmp_path / "index"), FLEET_RAG_MAX_FILE_BYTES="100000"
     )
+    environ.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "fleet_rag.cli", *args],
-        env=env,
+        env=environ,
         capture_output=True,
         text=True,
         timeout=300,
@@ -36,6 +39,13 @@ def test_ingest_query_list_delete(tmp_path: Path) -> None:
     )
     summary = json.loads(again.stdout)
     assert summary["unchanged"] == 4 and summary["changed"] is False
+    # Nothing to embed, so no model is loaded: a model that does not exist is never looked up.
+    unloaded = fleet_rag(
+        tmp_path, "ingest", str(tmp_path / "docs"), "--collection", "handbook", "--json",
+        env={"FLEET_RAG_EMBEDDING_MODEL": "/no/such/model"},
+    )  # fmt: skip
+    assert unloaded.returncode == 0, unloaded.stderr
+    assert json.loads(unloaded.stdout)["unchanged"] == 4
     query = fleet_rag(
         tmp_path, "query", "What do the penguins eat?", "--collection", "handbook", "--json"
     )

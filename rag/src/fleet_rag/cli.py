@@ -13,8 +13,7 @@ from fleet_rag.documents import cite
 from fleet_rag.settings import Settings
 
 if TYPE_CHECKING:  # imported where used: `fleet-rag list` must not load torch
-    from fleet_rag.embeddings import Embedder
-    from fleet_rag.ingest import FileResult
+    from fleet_rag.ingest import FileResult, TextEmbedder
     from fleet_rag.store import Store
 
 
@@ -100,8 +99,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             missing += removed == 0
         return 1 if missing else 0
 
-    from fleet_rag.embeddings import Embedder
+    from fleet_rag.embeddings import Embedder, LazyEmbedder
 
+    if args.command == "ingest":  # unchanged files need no model: load it only to embed
+        return run_ingest(
+            args, settings, store, LazyEmbedder(lambda: Embedder.from_settings(settings))
+        )
     embedder = Embedder.from_settings(settings)
     if args.command == "query":
         from fleet_rag.retrieval import retrieve
@@ -133,11 +136,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not matches:
                 print("no chunk above the similarity threshold")
         return 0
-    return run_ingest(args, settings, store, embedder)
+    raise AssertionError(f"unknown command {args.command}")  # argparse allows no other
 
 
 def run_ingest(
-    args: argparse.Namespace, settings: Settings, store: Store, embedder: Embedder
+    args: argparse.Namespace, settings: Settings, store: Store, embedder: TextEmbedder
 ) -> int:
     from tqdm import tqdm
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +77,20 @@ def choose_backend(backend: str, device: str, openvino: bool) -> str:
                 "the openvino embedding backend needs OpenVINO: install fleet-rag[openvino]"
             )
     return backend
+
+
+class LazyEmbedder:
+    """An Embedder made on first use: an ingestion whose files are all unchanged (a re-run, a
+    drift check) never loads the model, which costs seconds of CPU on a small host."""
+
+    def __init__(self, make: Callable[[], Embedder]) -> None:
+        self._make = make
+        self._embedder: Embedder | None = None
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        if self._embedder is None:
+            self._embedder = self._make()
+        return self._embedder.embed(texts)
 
 
 class Embedder:

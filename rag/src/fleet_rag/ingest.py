@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from fleet_rag.chunking import chunk_sections
 from fleet_rag.documents import Chunk
@@ -16,6 +16,13 @@ from fleet_rag.embeddings import Embedder
 from fleet_rag.loaders import LoaderError, load_document
 from fleet_rag.settings import Settings
 from fleet_rag.store import Store
+
+
+class TextEmbedder(Protocol):
+    """What ingestion needs of an embedder (an Embedder, or a LazyEmbedder that loads on use)."""
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
+
 
 # Chunks embedded in one call across consecutive files (a few seconds of work on 2 CPU cores).
 EMBED_GROUP = 256
@@ -141,7 +148,7 @@ def ingest_file(
 def ingest_paths(
     paths: Iterable[Path],
     store: Store,
-    embedder: Embedder,
+    embedder: TextEmbedder,
     settings: Settings,
     progress: Callable[[FileResult], None] | None = None,
     dry_run: bool = False,

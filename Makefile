@@ -9,7 +9,8 @@ PY := $(VENV)/bin/python
 RAG_VENV := .venv-rag
 CHECKOV_VENV := .venv-checkov
 WHEELHOUSE := .cache/wheelhouse
-HOSTS ?= 2
+# The lab: two gpu-nodes and a rag-node (roles handed out in turn), beside its service hosts.
+HOSTS ?= 3
 # Every role with a Molecule scenario (the wiring layer has none: every scenario uses it).
 ROLES ?= $(notdir $(patsubst %/molecule,%,$(wildcard roles/*/molecule)))
 APT_PACKAGES := podman runc debootstrap uidmap iproute2 procps shellcheck chromium chromium-driver
@@ -19,7 +20,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_FORCE_COLOR := 0
 export PY_COLORS := 0
 
-.PHONY: setup system-packages venv checkov-venv image wheelhouse rag-wheel standin rag-venv lab lab-up lab-status lab-down \
+.PHONY: setup system-packages venv checkov-venv image wheelhouse rag-wheel standin rag-venv lab lab-up lab-services lab-status lab-down \
 	site drift test lint pytest rag-test molecule molecule-roles molecule-stack lock clean
 
 ## Setup ---------------------------------------------------------------------------------------
@@ -87,10 +88,14 @@ $(RAG_VENV)/.installed: $(WHEELHOUSE)/.complete rag/pyproject.toml
 	@touch $@
 
 ## The lab -------------------------------------------------------------------------------------
-lab: setup lab-up site
+lab: setup lab-up lab-services site
 
 lab-up:
 	$(PY) -m lab up --hosts $(HOSTS)
+
+# The lab's stand-ins for RDS, ElastiCache and the load balancers (not part of site.yml).
+lab-services:
+	ansible-playbook -i inventories/lab lab/playbooks/services.yml
 
 lab-status:
 	$(PY) -m lab status

@@ -8,19 +8,27 @@ import time
 from collections.abc import Sequence
 from itertools import cycle
 
+from lab.aws import create_shared_state
 from lab.config import (
     AVAILABILITY_ZONES,
+    CHROMA_TARGET_GROUP,
+    CHROMA_TARGET_GROUP_PORT,
+    CHROMA_TARGET_GROUP_ROLE,
     FACT_CACHE,
     HOST_PREFIX,
     HOST_WHEELHOUSE,
     LABEL,
+    LOAD_BALANCER_HOST,
     ROLE_INSTANCE_TYPES,
     STATE_DIR,
+    STATE_HOST,
     TARGET_GROUP,
     TARGET_GROUP_PORT,
     TARGET_GROUP_ROLE,
     WHEELHOUSE,
+    LabNetwork,
     lab_endpoint,
+    lab_network,
     lab_port,
 )
 from lab.ec2 import (
@@ -33,12 +41,20 @@ from lab.ec2 import (
     run_tagged_instance,
     stop_process_group,
 )
-from lab.image import ensure_image
-from lab.podman import containers_with_label, podman, systemd_state, wait_for_systemd
+from lab.image import ensure_image, ensure_services_image
+from lab.podman import (
+    containers_with_label,
+    ensure_network,
+    podman,
+    remove_network,
+    systemd_state,
+    wait_for_systemd,
+)
 from lab.state import LabHost, LabState
 
 
-def start_host(name: str, image: str) -> None:
+def start_host(name: str, image: str, network: LabNetwork, address: str) -> None:
+    """A systemd container at a fixed address on the lab network (kept across stop and start)."""
     volumes = []
     if WHEELHOUSE.is_dir():
         volumes = ["--volume", f"{WHEELHOUSE}:{HOST_WHEELHOUSE}:ro"]
@@ -48,6 +64,8 @@ def start_host(name: str, image: str) -> None:
         f"--name={name}",
         f"--hostname={name}",
         f"--label={LABEL}=true",
+        f"--network={network.name}",
+        f"--ip={address}",
         "--systemd=always",
         *volumes,
         image,
@@ -56,8 +74,9 @@ def start_host(name: str, image: str) -> None:
 
 
 def cmd_image(args: argparse.Namespace) -> int:
-    name, took = ensure_image(rebuild=args.rebuild)
-    print(f"image {name}: " + ("cached" if took is None else f"built in {took:.0f}s"))
+    for ensure in (ensure_image, ensure_services_image):
+        name, took = ensure(rebuild=args.rebuild)
+        print(f"image {name}: " + ("cached" if took is None else f"built in {took:.0f}s"))
     return 0
 
 
@@ -78,18 +97,35 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"removing stale lab hosts {stale}")
         podman("rm", "--force", "--time", "0", *stale)
     started = time.monotonic()
+    network = lab_network()
     image, took = ensure_image()
     print(f"image {image}: " + ("cached" if took is None else f"built in {took:.0f}s"))
-    moto = MotoServer(port=lab_port(), log=STATE_DIR / "moto.log")
-    moto.start()
-    state = LabState(endpoint=moto.endpoint, moto_pid=moto.pid, image=image)
+    services_image, took = ensure_services_image()
+    print(f"image {services_image}: " + ("cached" if took is None else f"built in {took:.0f}s"))
+    ensure_network(network.name, str(network.subnet), str(network.gateway))
+    state = LabState(endpoint=lab_endpoint(), moto_pid=None, image=image)
     state.save()  # from here on `lab down` can clean up whatever follows
+    # The service hosts first: the network's bridge (moto's address) exists once one runs.
+    services = {
+        STATE_HOST: network.state_address,
+        LOAD_BALANCER_HOST: network.load_balancer_address,
+    }
+    for name, address in services.items():
+        start_host(name, services_image, network, str(address))
+        state.services.append(name)
+        state.save()
+    names = [f"{HOST_PREFIX}{i}" for i in range(1, args.hosts + 1)]
+    for index, name in enumerate(names, start=1):
+        start_host(name, image, network, network.host_address(index))
+    moto = MotoServer(port=lab_port(), host=str(network.gateway), log=STATE_DIR / "moto.log")
+    moto.start()
+    state.moto_pid = moto.pid
+    state.save()
+    if moto.endpoint != lab_endpoint():
+        raise SystemExit(f"moto is on {moto.endpoint}, the lab inventory says {lab_endpoint()}")
     ec2 = ec2_client(moto.endpoint)
     role_cycle, zone_cycle = cycle(roles), cycle(AVAILABILITY_ZONES)
-    names = [f"{HOST_PREFIX}{i}" for i in range(1, args.hosts + 1)]
-    for name in names:
-        start_host(name, image)
-    for name in names:
+    for index, name in enumerate(names, start=1):
         wait_for_systemd(name)
         role, zone = next(role_cycle), next(zone_cycle)
         instance = run_tagged_instance(
@@ -99,37 +135,52 @@ def cmd_up(args: argparse.Namespace) -> int:
             instance_type=ROLE_INSTANCE_TYPES[role],
             zone=zone,
             extra_tags={"LabHost": name},
+            private_ip=network.host_address(index),
         )
         state.hosts.append(
             LabHost(name, role, instance["InstanceId"], ROLE_INSTANCE_TYPES[role], zone)
         )
         state.save()
+    for name in services:
+        wait_for_systemd(name)
     elbv2 = elbv2_client(moto.endpoint)
-    target_group = create_target_group(ec2, elbv2, TARGET_GROUP, TARGET_GROUP_PORT)
-    serving = [host.instance_id for host in state.hosts if host.role == TARGET_GROUP_ROLE]
-    if serving:
-        register_targets(elbv2, target_group, serving, TARGET_GROUP_PORT)
+    for group, port, role, health_path in (
+        (TARGET_GROUP, TARGET_GROUP_PORT, TARGET_GROUP_ROLE, "/health"),
+        (CHROMA_TARGET_GROUP, CHROMA_TARGET_GROUP_PORT, CHROMA_TARGET_GROUP_ROLE, None),
+    ):
+        arn = create_target_group(ec2, elbv2, group, port, health_path)
+        members = [host.instance_id for host in state.hosts if host.role == role]
+        if members:
+            register_targets(elbv2, arn, members, port)
+    create_shared_state(moto.endpoint, network)
     print(
-        f"lab up in {time.monotonic() - started:.1f}s: {len(names)} hosts, EC2 API {moto.endpoint}"
+        f"lab up in {time.monotonic() - started:.1f}s: {len(names)} hosts, "
+        f"{len(services)} service hosts, AWS API {moto.endpoint}"
     )
     print_status(state)
     return 0
 
 
+def api_is_up() -> bool:
+    return port_is_open(lab_port(), str(lab_network().gateway))
+
+
 def lab_is_healthy(state: LabState) -> bool:
-    if not port_is_open(lab_port()):
+    if not api_is_up():
         return False
     running = set(containers_with_label(LABEL))
-    return all(
-        host.name in running and systemd_state(host.name) in ("running", "degraded")
-        for host in state.hosts
-    )
+    names = [host.name for host in state.hosts] + state.services
+    return all(name in running and systemd_state(name) in ("running", "degraded") for name in names)
 
 
 def print_status(state: LabState) -> bool:
-    api_up = port_is_open(lab_port())
-    print(f"EC2 API {state.endpoint}: {'up' if api_up else 'DOWN'}")
+    api_up = api_is_up()
+    print(f"AWS API {state.endpoint}: {'up' if api_up else 'DOWN'}")
     healthy = api_up
+    for name in state.services:
+        systemd = systemd_state(name)
+        healthy = healthy and systemd in ("running", "degraded")
+        print(f"service host {name:<24} systemd {systemd}")
     print(f"{'host':<20} {'role':<10} {'instance':<21} {'type':<12} {'zone':<11} systemd")
     for host in state.hosts:
         systemd = systemd_state(host.name)
@@ -156,15 +207,14 @@ def cmd_down(args: argparse.Namespace) -> int:
     names = containers_with_label(LABEL)
     if names:
         podman("rm", "--force", "--time", "0", *names)
+    remove_network(lab_network().name)
     shutil.rmtree(STATE_DIR, ignore_errors=True)
     shutil.rmtree(FACT_CACHE, ignore_errors=True)
     left = containers_with_label(LABEL)
-    if left or port_is_open(lab_port()):
-        print(
-            f"lab down INCOMPLETE: containers {left}, EC2 API port open: {port_is_open(lab_port())}"
-        )
+    if left or api_is_up():
+        print(f"lab down INCOMPLETE: containers {left}, AWS API port open: {api_is_up()}")
         return 1
-    print(f"lab down: removed {len(names)} hosts and the EC2 API at {lab_endpoint()}")
+    print(f"lab down: removed {len(names)} hosts and the AWS API at {lab_endpoint()}")
     return 0
 
 

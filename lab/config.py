@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -17,6 +19,7 @@ STATE_FILE = STATE_DIR / "state.json"
 FACT_CACHE = REPO / ".cache" / "facts"
 CONTAINERS_CONF = REPO / "lab" / "containers.conf"
 LAB_INVENTORY = REPO / "inventories" / "lab" / "aws_ec2.yml"
+LAB_GROUP_VARS = REPO / "inventories" / "lab" / "group_vars" / "all.yml"
 # Host-side wheels (`make wheelhouse`), mounted read-only into every lab host: the roles'
 # air-gapped install path (*_pip_find_links) without copying gigabytes into each host.
 WHEELHOUSE = REPO / ".cache" / "wheelhouse"
@@ -27,6 +30,11 @@ ENVIRONMENT_TAG = "lab"
 REGION = "us-east-1"
 LABEL = "io.llm-fleet.lab"
 HOST_PREFIX = "llm-fleet-lab-"
+# The lab's service hosts, outside the EC2 inventory (they stand in for managed AWS services):
+# PostgreSQL and Redis (RDS and ElastiCache), and HAProxy (the ALB and the rag tier's internal
+# load balancer). playbooks/lab/services.yml configures them.
+STATE_HOST = f"{HOST_PREFIX}state"
+LOAD_BALANCER_HOST = f"{HOST_PREFIX}lb"
 
 # Packages baked into the base image: systemd as PID 1, Python for Ansible (python3-apt for
 # the apt module), and the few tools every role expects on a Debian host.
@@ -72,14 +80,64 @@ TARGET_GROUP_PORT = int(wired("open_webui_port"))
 TARGET_GROUP_ROLE = "gpu-node"
 
 
+# The rag tier's internal load balancer (Chroma on every rag-node), as terraform creates it.
+CHROMA_TARGET_GROUP = "llm-fleet-lab-chroma"
+CHROMA_TARGET_GROUP_PORT = int(wired("chroma_port"))
+CHROMA_TARGET_GROUP_ROLE = "rag-node"
+
 IMAGE_REPO = "localhost/llm-fleet/debian12-systemd"
 LATEST_IMAGE = f"{IMAGE_REPO}:latest"
+# The lab's service hosts (the state host and the load balancer) start from the base image with
+# the Debian servers that stand in for RDS, ElastiCache and the load balancers baked in.
+SERVICES_IMAGE_REPO = "localhost/llm-fleet/debian12-lab-services"
+SERVICES_PACKAGES = ("postgresql", "redis-server", "haproxy", "python3-psycopg2")
 
 
 def image_name() -> str:
     """The base image's name; its tag changes whenever what goes into it changes."""
     recipe = " ".join((DEBIAN_SUITE, *BASE_PACKAGES)).encode()
     return f"{IMAGE_REPO}:{hashlib.sha256(recipe).hexdigest()[:12]}"
+
+
+def services_image_name() -> str:
+    """The service hosts' image: the base image's recipe and the packages added to it."""
+    recipe = " ".join((image_name(), *SERVICES_PACKAGES)).encode()
+    return f"{SERVICES_IMAGE_REPO}:{hashlib.sha256(recipe).hexdigest()[:12]}"
+
+
+@dataclass(frozen=True)
+class LabNetwork:
+    """The lab's own podman network: fixed addresses that survive a host's stop and start."""
+
+    name: str
+    subnet: ipaddress.IPv4Network
+    gateway: ipaddress.IPv4Address
+    state_address: ipaddress.IPv4Address
+    load_balancer_address: ipaddress.IPv4Address
+    first_host_address: ipaddress.IPv4Address
+
+    def host_address(self, index: int) -> str:
+        """The address of lab host number index (1, 2, ...)."""
+        address = self.first_host_address + (index - 1)
+        if address not in self.subnet or address == self.subnet.broadcast_address:
+            raise ValueError(f"lab host {index} does not fit in {self.subnet}")
+        return str(address)
+
+
+def lab_network() -> LabNetwork:
+    """The lab network as inventories/lab/group_vars/all.yml writes it (lab_network), checked."""
+    raw = (yaml.safe_load(LAB_GROUP_VARS.read_text()) or {})["lab_network"]
+    subnet = ipaddress.ip_network(raw["subnet"])
+    if not isinstance(subnet, ipaddress.IPv4Network):
+        raise ValueError(f"{LAB_GROUP_VARS}: lab_network.subnet must be IPv4")
+    addresses = {
+        key: ipaddress.IPv4Address(raw[key])
+        for key in ("gateway", "state_address", "load_balancer_address", "first_host_address")
+    }
+    outside = sorted(key for key, value in addresses.items() if value not in subnet)
+    if outside:
+        raise ValueError(f"{LAB_GROUP_VARS}: lab_network {outside} outside {subnet}")
+    return LabNetwork(name=str(raw["name"]), subnet=subnet, **addresses)
 
 
 def lab_endpoint() -> str:

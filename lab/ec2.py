@@ -33,30 +33,32 @@ def free_port() -> int:
 
 @dataclass
 class MotoServer:
-    """moto_server bound to 127.0.0.1 in its own process group."""
+    """moto_server in its own process group, bound to one address: loopback for the tests, the
+    lab network's gateway for the lab (its hosts reach S3, Secrets Manager and SSM there)."""
 
     port: int
     log: Path
+    host: str = "127.0.0.1"
     pid: int | None = None
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def start(self, timeout: float = 30.0) -> None:
-        if port_is_open(self.port):
-            raise RuntimeError(f"127.0.0.1:{self.port} is already in use; is a lab already up?")
+        if port_is_open(self.port, self.host):
+            raise RuntimeError(f"{self.host}:{self.port} is already in use; is a lab already up?")
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as out:
             proc = subprocess.Popen(
-                [str(venv_bin("moto_server")), "-H", "127.0.0.1", "-p", str(self.port)],
+                [str(venv_bin("moto_server")), "-H", self.host, "-p", str(self.port)],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         self.pid = proc.pid
         deadline = time.monotonic() + timeout
-        while not port_is_open(self.port):
+        while not port_is_open(self.port, self.host):
             if proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"moto_server did not start on port {self.port}; see {self.log}")
@@ -108,8 +110,10 @@ def run_tagged_instance(
     project: str = PROJECT_TAG,
     environment: str = ENVIRONMENT_TAG,
     extra_tags: dict[str, str] | None = None,
+    private_ip: str | None = None,
 ) -> dict[str, Any]:
-    """Launch one instance carrying the tags terraform sets (Project, Role, Environment, Name)."""
+    """Launch one instance carrying the tags terraform sets (Project, Role, Environment, Name);
+    private_ip: the address of the lab host behind it (what the load balancer forwards to)."""
     tags = {"Name": name, "Project": project, "Role": role, "Environment": environment}
     tags.update(extra_tags or {})
     reservation = ec2.run_instances(
@@ -118,6 +122,7 @@ def run_tagged_instance(
         MinCount=1,
         MaxCount=1,
         Placement={"AvailabilityZone": zone},
+        **({"PrivateIpAddress": private_ip} if private_ip else {}),
         TagSpecifications=[
             {"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
         ],
@@ -130,20 +135,22 @@ def elbv2_client(endpoint: str) -> Any:
     return boto3.client("elbv2", region_name=REGION, endpoint_url=endpoint, **DUMMY_CREDENTIALS)
 
 
-def create_target_group(ec2: Any, elbv2: Any, name: str, port: int) -> str:
-    """The ALB target group terraform creates for Open WebUI (HTTP, /health), in the default
-    VPC the lab instances run in. Returns its ARN."""
+def create_target_group(
+    ec2: Any, elbv2: Any, name: str, port: int, health_path: str | None = "/health"
+) -> str:
+    """A target group as terraform creates it, in the default VPC the lab instances run in:
+    the ALB's for Open WebUI (HTTP, health_path), or, with health_path None, the rag tier's
+    internal network load balancer's (TCP). Returns its ARN."""
     vpcs = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]
     if not vpcs:
         raise RuntimeError("the EC2 API has no default VPC for the lab's target group")
+    health: dict[str, Any] = (
+        {"Protocol": "HTTP", "HealthCheckPath": health_path, "Matcher": {"HttpCode": "200"}}
+        if health_path
+        else {"Protocol": "TCP", "HealthCheckProtocol": "TCP"}
+    )
     group = elbv2.create_target_group(
-        Name=name,
-        Protocol="HTTP",
-        Port=port,
-        VpcId=vpcs[0]["VpcId"],
-        TargetType="instance",
-        HealthCheckPath="/health",
-        Matcher={"HttpCode": "200"},
+        Name=name, Port=port, VpcId=vpcs[0]["VpcId"], TargetType="instance", **health
     )["TargetGroups"][0]
     return str(group["TargetGroupArn"])
 

@@ -13,8 +13,10 @@ from lab.config import (
     DEBIAN_MIRROR,
     DEBIAN_SUITE,
     LATEST_IMAGE,
+    SERVICES_PACKAGES,
     image_name,
     podman_env,
+    services_image_name,
 )
 from lab.podman import image_exists, podman
 
@@ -65,3 +67,27 @@ def _prepare_rootfs(rootfs: Path) -> None:
     (rootfs / "var" / "cache" / "apt" / "archives" / "partial").mkdir(parents=True)
     getty = rootfs / "etc" / "systemd" / "system" / "getty.target.wants"
     shutil.rmtree(getty, ignore_errors=True)
+
+
+def ensure_services_image(rebuild: bool = False) -> tuple[str, float | None]:
+    """The service hosts' image (the base image with SERVICES_PACKAGES installed), built once
+    and cached like the base image: the lab's state host and load balancer start from it without
+    an apt run. Returns its name and the build time in seconds (None when it was cached)."""
+    name = services_image_name()
+    if image_exists(name) and not rebuild:
+        return name, None
+    base, _ = ensure_image()
+    started = time.monotonic()
+    builder = "llm-fleet-services-image-build"
+    podman("rm", "--force", "--time", "0", builder, check=False)
+    script = (
+        "set -eu; export DEBIAN_FRONTEND=noninteractive; apt-get update -qq; "
+        f"apt-get install -y -qq --no-install-recommends {' '.join(SERVICES_PACKAGES)} "
+        ">/dev/null; apt-get clean; rm -rf /var/lib/apt/lists/*"
+    )
+    try:
+        podman("run", f"--name={builder}", base, "/bin/sh", "-c", script)
+        podman("commit", "--quiet", "--change", 'CMD ["/sbin/init"]', builder, name)
+    finally:
+        podman("rm", "--force", "--time", "0", builder, check=False)
+    return name, time.monotonic() - started

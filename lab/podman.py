@@ -62,8 +62,34 @@ def wait_for_systemd(name: str, timeout: float = 90.0) -> str:
 
 
 def address(name: str) -> str:
-    """The container's address on the podman bridge (a private address the controller reaches)."""
-    ip = podman("inspect", "--format", "{{.NetworkSettings.IPAddress}}", name).strip()
-    if not ip:
-        raise PodmanError(f"{name}: no address on the podman network")
-    return ip
+    """The container's address on its podman network (a private address the controller reaches)."""
+    out = podman(
+        "inspect",
+        "--format",
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+        name,
+    )
+    addresses = out.split()
+    if not addresses:
+        raise PodmanError(f"{name}: no address on a podman network")
+    return addresses[0]
+
+
+def network_exists(name: str) -> bool:
+    return (
+        subprocess.run(
+            ["podman", "network", "exists", name], env=podman_env(), check=False
+        ).returncode
+        == 0
+    )
+
+
+def ensure_network(name: str, subnet: str, gateway: str) -> None:
+    """The lab's bridge network with a fixed subnet (hosts get fixed addresses on it)."""
+    if not network_exists(name):
+        podman("network", "create", "--subnet", subnet, "--gateway", gateway, name)
+
+
+def remove_network(name: str) -> None:
+    if network_exists(name):
+        podman("network", "rm", "--force", name)

@@ -23,6 +23,8 @@ class LabState:
     moto_pid: int | None
     image: str
     hosts: list[LabHost] = field(default_factory=list)
+    # The service hosts (state, load balancer): containers outside the EC2 inventory.
+    services: list[str] = field(default_factory=list)
 
     def save(self) -> None:
         STATE_FILE.parent.mkdir(parents=True, exist_ok=True)

@@ -11,17 +11,21 @@ from collections.abc import Iterator
 import pytest
 
 from lab.config import (
+    CHROMA_TARGET_GROUP,
     LABEL,
+    LOAD_BALANCER_HOST,
     REPO,
     STATE_FILE,
+    STATE_HOST,
     TARGET_GROUP,
+    lab_network,
     lab_port,
     podman_env,
     venv_bin,
     wired,
 )
 from lab.ec2 import elbv2_client, port_is_open, target_health
-from lab.podman import containers_with_label
+from lab.podman import address, containers_with_label, network_exists
 from lab.state import LabState
 from tests.helpers import inventory_list, run_tool
 
@@ -39,7 +43,7 @@ def lab(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def lab_up() -> Iterator[set[str]]:
-    if STATE_FILE.exists() or port_is_open(lab_port()):
+    if STATE_FILE.exists() or port_is_open(lab_port(), str(lab_network().gateway)):
         pytest.skip("a lab is already up on this machine; `python -m lab down` first")
     namespaces_before = netns()
     proc = lab("up", "--hosts", "3")
@@ -65,10 +69,32 @@ def test_gpu_hosts_are_in_the_load_balancer_target_group(lab_up: set[str]) -> No
     assert {t["Target"]["Port"] for t in health} == {wired("open_webui_port")}
 
 
+def test_rag_nodes_are_in_the_vector_store_target_group(lab_up: set[str]) -> None:
+    state = LabState.load()
+    assert state is not None
+    _, health = target_health(elbv2_client(state.endpoint), CHROMA_TARGET_GROUP)
+    rag = {h.instance_id for h in state.hosts if h.role == "rag-node"}
+    assert {t["Target"]["Id"] for t in health} == rag
+
+
+def test_hosts_keep_their_addresses_across_a_stop_and_start(lab_up: set[str]) -> None:
+    network = lab_network()
+    assert address(STATE_HOST) == str(network.state_address)
+    assert address(LOAD_BALANCER_HOST) == str(network.load_balancer_address)
+    assert address("llm-fleet-lab-2") == network.host_address(2)
+    for action in (["stop", "--time", "1"], ["start"]):
+        subprocess.run(["podman", *action, "llm-fleet-lab-2"], check=True, env=podman_env())
+    assert address("llm-fleet-lab-2") == network.host_address(2)
+    # The instance behind it names the same private address (what the load balancer uses).
+    inventory = inventory_list(REPO / "inventories" / "lab")
+    hostvars = inventory["_meta"]["hostvars"]["llm-fleet-lab-2"]
+    assert hostvars["private_ip_address"] == network.host_address(2)
+
+
 def test_lab_status_reports_healthy(lab_up: set[str]) -> None:
     proc = lab("status")
     assert proc.returncode == 0, proc.stdout
-    assert proc.stdout.count("running") + proc.stdout.count("degraded") >= 3
+    assert proc.stdout.count("running") + proc.stdout.count("degraded") >= 5  # 3 hosts, 2 services
 
 
 def test_a_stopped_or_missing_host_is_unreachable(lab_up: set[str]) -> None:
@@ -98,10 +124,11 @@ def test_lab_down_leaves_nothing_behind(lab_up: set[str]) -> None:
     proc = lab("down")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert containers_with_label(LABEL) == []
-    assert not port_is_open(lab_port())
+    assert not port_is_open(lab_port(), str(lab_network().gateway))
+    assert not network_exists(lab_network().name)
     assert not STATE_FILE.exists()
     leftovers = subprocess.run(
-        ["pgrep", "-f", f"moto_server -H 127.0.0.1 -p {lab_port()}|llm-fleet-lab-"],
+        ["pgrep", "-f", f"moto_server -H {lab_network().gateway} -p {lab_port()}|llm-fleet-lab-"],
         capture_output=True,
         text=True,
         check=False,

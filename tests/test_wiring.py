@@ -135,7 +135,7 @@ def test_every_entry_point_resolves_the_same_wiring(resolved: dict[str, Any]) ->
     assert set(site) == {"gpu-a", "rag-a"}
     assert resolved["molecule/default/converge.yml"] == site
     assert resolved["playbooks/rolling_update.yml"]["gpu-a"] == site["gpu-a"]
-    assert set(site["gpu-a"]) == set(WIRED) | {"fleet_gpus"}
+    assert set(site["gpu-a"]) == set(WIRED) | {"fleet_gpus", "fleet_state", "fleet_secrets"}
 
 
 def test_an_inventory_override_wins_and_the_derived_urls_follow(resolved: dict[str, Any]) -> None:

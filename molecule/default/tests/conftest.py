@@ -1,18 +1,36 @@
-"""Fixtures of the whole-stack scenario: Open WebUI on the GPU host's private address (as the
-load balancer reaches it) and its bootstrapped admin."""
+"""Fixtures of the whole-stack scenario: Open WebUI through the lab's load balancer (the ALB's
+stand-in) and the fleet's bootstrapped admin. Tests marked disruptive (they stop hosts and
+servers) run after all others."""
 
 from __future__ import annotations
 
-import pytest
-from lab_stack import ADMIN_EMAIL, GPU_HOST, api, lab_host
+from collections.abc import Iterator
+from pathlib import Path
 
-from lab.config import wired
-from lab.podman import address
+import pytest
+from lab_stack import ADMIN_EMAIL, GPU_HOST, SCREENSHOTS, api, lab_host
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from lab.config import lab_network
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "disruptive: stops a host or a server; runs last")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)
 
 
 @pytest.fixture(scope="session")
 def webui_url() -> str:
-    return f"http://{address(GPU_HOST)}:{wired('open_webui_port')}"
+    """What users open: the load balancer in front of the gpu-nodes."""
+    return f"http://{lab_network().load_balancer_address}"
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +49,20 @@ def webui_token(webui_url: str, admin_password: str) -> str:
     assert signin["role"] == "admin"
     token: str = signin["token"]
     return token
+
+
+@pytest.fixture
+def browser() -> Iterator[WebDriver]:
+    for binary in (CHROMIUM, CHROMEDRIVER):
+        assert binary.exists(), f"{binary} is missing: `make setup` installs chromium-driver"
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in ("--headless=new", "--no-sandbox", "--window-size=1280,900"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        yield driver
+    finally:
+        driver.save_screenshot(str(SCREENSHOTS / "last-page.png"))
+        driver.quit()

@@ -1,45 +1,16 @@
 """A person's path through the platform, in a real browser (Debian's chromium, headless, driven
 by Selenium through Debian's chromedriver): sign in to Open WebUI as the bootstrapped admin, pick
 the fleet-rag model, ask about an ingested document, and see the answer name that document.
-Screenshots are kept under artifacts/browser/."""
+Through the load balancer, as users reach it. Screenshots are kept under artifacts/browser/."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-from lab_stack import ADMIN_EMAIL, RAG_QUESTION, RAG_SOURCE
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
+from lab_stack import ADMIN_EMAIL, RAG_QUESTION, RAG_SOURCE, SCREENSHOTS
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
-
-from lab.config import REPO
-
-SCREENSHOTS = REPO / "artifacts" / "browser"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-
-
-@pytest.fixture
-def browser() -> Iterator[WebDriver]:
-    for binary in (CHROMIUM, CHROMEDRIVER):
-        assert binary.exists(), f"{binary} is missing: `make setup` installs chromium-driver"
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in ("--headless=new", "--no-sandbox", "--window-size=1280,900"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    try:
-        yield driver
-    finally:
-        driver.save_screenshot(str(SCREENSHOTS / "last-page.png"))
-        driver.quit()
 
 
 def test_sign_in_pick_fleet_rag_and_get_an_answer_with_its_source(

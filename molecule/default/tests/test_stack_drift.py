@@ -1,5 +1,6 @@
 """Drift on the whole stack: seven hand changes, each named by tools/drift.py (site.yml in
-check+diff mode); --correct applies site.yml and checks again, which must find nothing."""
+check+diff mode); --correct applies site.yml and checks again, which must find nothing. Limited
+to the two hosts changed (a gpu-node and the rag-node): the other gpu-node is configured alike."""
 
 from __future__ import annotations
 
@@ -74,6 +75,8 @@ def drift(*flags: str) -> int:
         "inventories/lab",
         "--out",
         REPORTS,
+        "--limit",
+        f"{GPU_HOST},{RAG_HOST}",
         *flags,
         timeout=1800,
     )

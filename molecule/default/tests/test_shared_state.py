@@ -1,0 +1,168 @@
+"""One platform, not islands: both gpu-nodes run Open WebUI on the same shared state - the
+state host's PostgreSQL and Redis (RDS's and ElastiCache's stand-ins), the uploads bucket and
+secrets in the lab's AWS API - so an account, a token, a chat and a file made through one host
+are there through the other. All real software; the Ollama behind it is the TEST STAND-IN.
+Restarting PostgreSQL or Redis costs a short outage that heals by itself, and loses nothing."""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+import time
+import urllib.error
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import pytest
+import requests
+from lab_stack import ADMIN_EMAIL, GPU_HOST, OTHER_GPU_HOST, api, host_url, lab_host
+
+from lab.aws import uploads_bucket
+from lab.config import REGION, STATE_HOST, podman_env
+from lab.ec2 import DUMMY_CREDENTIALS
+from lab.state import LabState
+
+# How long a restarted PostgreSQL or Redis may keep Open WebUI from answering (bounded wait).
+RECOVERY_LIMIT_S = 60.0
+
+
+def signin(url: str, email: str, password: str) -> dict[str, Any]:
+    result: dict[str, Any] = api(
+        "POST", f"{url}/api/v1/auths/signin", body={"email": email, "password": password}
+    )
+    return result
+
+
+@pytest.fixture(scope="module")
+def urls() -> tuple[str, str]:
+    return host_url(GPU_HOST), host_url(OTHER_GPU_HOST)
+
+
+@pytest.fixture(scope="module")
+def token_a(urls: tuple[str, str], admin_password: str) -> str:
+    token: str = signin(urls[0], ADMIN_EMAIL, admin_password)["token"]
+    return token
+
+
+def test_every_gpu_host_runs_on_the_shared_state() -> None:
+    for name in (GPU_HOST, OTHER_GPU_HOST):
+        env = lab_host(name).file("/etc/open-webui/open-webui.env")
+        assert env.mode == 0o600 and env.user == "root"
+        settings = dict(
+            line.split("=", 1) for line in env.content_string.splitlines() if "=" in line
+        )
+        assert settings["DATABASE_URL"].startswith("postgresql+psycopg://open_webui:")
+        assert settings["ENABLE_DB_MIGRATIONS"] == "False"
+        assert settings["WEBSOCKET_MANAGER"] == "redis"
+        assert settings["REDIS_URL"].startswith("redis://:")
+        assert settings["STORAGE_PROVIDER"] == "s3"
+        assert settings["VECTOR_DB"] == "chroma"
+        # Nothing the fleet cannot rebuild stays on the host: no SQLite database of its own.
+        data = lab_host(name).find_files("/var/lib/llm-fleet/open-webui", name="webui.db")
+        assert data == []
+
+
+def test_both_hosts_share_one_secret_key() -> None:
+    keys = {
+        lab_host(name).file("/etc/open-webui/secret-key").content_string
+        for name in (GPU_HOST, OTHER_GPU_HOST)
+    }
+    assert len(keys) == 1
+
+
+def test_an_account_created_through_a_signs_in_through_b(
+    urls: tuple[str, str], token_a: str
+) -> None:
+    email = f"user-{secrets.token_hex(4)}@llm-fleet.local"
+    password = secrets.token_urlsafe(16)
+    added = api(
+        "POST",
+        f"{urls[0]}/api/v1/auths/add",
+        token_a,
+        {"name": "Shared User", "email": email, "password": password, "role": "user"},
+    )
+    assert added["email"] == email
+    on_b = signin(urls[1], email, password)
+    assert on_b["email"] == email and on_b["role"] == "user"
+
+
+def test_a_token_from_a_works_on_b(urls: tuple[str, str], token_a: str) -> None:
+    assert api("GET", f"{urls[1]}/api/v1/auths/", token_a)["email"] == ADMIN_EMAIL
+
+
+def test_a_chat_started_on_a_is_listed_on_b(urls: tuple[str, str], token_a: str) -> None:
+    title = f"shared chat {secrets.token_hex(4)}"
+    chat = api("POST", f"{urls[0]}/api/v1/chats/new", token_a, {"chat": {"title": title}})
+    listed = api("GET", f"{urls[1]}/api/v1/chats/", token_a)
+    assert chat["id"] in {entry["id"] for entry in listed}
+
+
+def test_a_file_uploaded_through_a_is_read_through_b_from_the_bucket(
+    urls: tuple[str, str], token_a: str
+) -> None:
+    content = f"shared upload {secrets.token_hex(8)}\n".encode()
+    uploaded = requests.post(
+        f"{urls[0]}/api/v1/files/?process=false",
+        headers={"Authorization": f"Bearer {token_a}"},
+        files={"file": ("shared.txt", content, "text/plain")},
+        timeout=120,
+    )
+    assert uploaded.status_code == 200, uploaded.text
+    file_id = uploaded.json()["id"]
+    read = requests.get(
+        f"{urls[1]}/api/v1/files/{file_id}/content",
+        headers={"Authorization": f"Bearer {token_a}"},
+        timeout=60,
+    )
+    assert read.status_code == 200 and read.content == content
+    state = LabState.load()
+    assert state is not None
+    s3 = boto3.client("s3", region_name=REGION, endpoint_url=state.endpoint, **DUMMY_CREDENTIALS)
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=uploads_bucket()).get("Contents", [])]
+    assert any(file_id in key for key in keys), keys
+
+
+def wait_until(check: Callable[[], bool], limit: float) -> float:
+    """Seconds until check() holds (polled every 0.5 s), failing after limit."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        try:
+            if check():
+                return time.monotonic() - started
+        except (urllib.error.URLError, OSError, ValueError):
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"not back within {limit:.0f}s")
+
+
+def restart_on_state_host(unit: str) -> None:
+    subprocess.run(
+        ["podman", "exec", STATE_HOST, "systemctl", "restart", unit],
+        check=True,
+        env=podman_env(),
+        timeout=120,
+    )
+
+
+@pytest.mark.disruptive
+@pytest.mark.parametrize("unit", ["postgresql@15-main.service", "redis-server.service"])
+def test_a_restarted_server_is_reconnected_to_and_nothing_is_lost(
+    unit: str, urls: tuple[str, str], token_a: str, admin_password: str
+) -> None:
+    chats_before = {c["id"] for c in api("GET", f"{urls[1]}/api/v1/chats/", token_a)}
+    restart_on_state_host(unit)
+
+    def healthy_and_signed_in() -> bool:
+        for url in urls:
+            for check in ("health/db", "ready"):  # the database; the database and Redis
+                if api("GET", f"{url}/{check}", timeout=5).get("status") is not True:
+                    return False
+            if signin(url, ADMIN_EMAIL, admin_password)["role"] != "admin":
+                return False
+        return True
+
+    took = wait_until(healthy_and_signed_in, RECOVERY_LIMIT_S)
+    print(f"\n{unit}: both hosts' /health/db, /ready and sign-in back {took:.1f}s after it")
+    chats_after = {c["id"] for c in api("GET", f"{urls[0]}/api/v1/chats/", token_a)}
+    assert chats_before <= chats_after

@@ -1,0 +1,87 @@
+"""Bring the fleet's shared Open WebUI database to this release, once, from one host: run the
+database migrations when the schema is behind the installed open-webui, then create the first
+admin when the database has no user yet (before any host serves, so that no visitor's sign-up
+becomes the admin). Hosts start with ENABLE_DB_MIGRATIONS=False.
+
+Reads DATABASE_URL and WEBUI_ADMIN_EMAIL, WEBUI_ADMIN_PASSWORD, WEBUI_ADMIN_NAME from its
+environment; prints one JSON object: {"migrated": bool, "admin_created": bool, "revision": [...]}.
+With --check it changes nothing and reports what it would do."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, text
+
+
+def alembic_heads(database_url: str) -> tuple[set[str], set[str]]:
+    """The database's current revisions and the installed release's heads. Found without
+    importing open_webui, whose import reads ENABLE_DB_MIGRATIONS once and for all."""
+    spec = importlib.util.find_spec("open_webui")
+    if spec is None or spec.origin is None:
+        raise SystemExit("open_webui is not installed in this Python")
+    package = Path(spec.origin).parent
+    config = Config(str(package / "alembic.ini"))
+    config.set_main_option("script_location", str(package / "migrations"))
+    heads = set(ScriptDirectory.from_config(config).get_heads())
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+    finally:
+        engine.dispose()
+    return current, heads
+
+
+def has_users(database_url: str) -> bool:
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text('SELECT 1 FROM "user" LIMIT 1')).first() is not None
+    finally:
+        engine.dispose()
+
+
+def main(argv: list[str]) -> int:
+    check = "--check" in argv
+    database_url = os.environ["DATABASE_URL"]
+    current, heads = alembic_heads(database_url)
+    migrate = current != heads
+    if check:
+        users = has_users(database_url) if not migrate or current else False
+        print(json.dumps({"migrated": migrate, "admin_created": not users, "revision": sorted(current)}))
+        return 0
+    # Importing Open WebUI's configuration runs its migrations when ENABLE_DB_MIGRATIONS is true.
+    os.environ["ENABLE_DB_MIGRATIONS"] = "True" if migrate else "False"
+    import open_webui.config  # noqa: F401
+
+    created = False
+    if not has_users(database_url):
+        from open_webui.utils.auth import create_admin_user
+
+        user = asyncio.run(
+            create_admin_user(
+                os.environ["WEBUI_ADMIN_EMAIL"],
+                os.environ["WEBUI_ADMIN_PASSWORD"],
+                os.environ.get("WEBUI_ADMIN_NAME", "Admin"),
+            )
+        )
+        if user is None:
+            print("open_webui: could not create the first admin (see the log above)", file=sys.stderr)
+            return 1
+        created = True
+    current, _ = alembic_heads(database_url)
+    print(json.dumps({"migrated": migrate, "admin_created": created, "revision": sorted(current)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -8,6 +8,11 @@ import urllib.request
 from typing import Any
 
 import testinfra
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
 from testinfra.host import Host
 
 from lab.config import REPO, wired
@@ -40,3 +45,16 @@ def api(method: str, url: str, token: str = "", body: object = None, timeout: fl
 def host_url(name: str) -> str:
     """Open WebUI on a GPU host's private address (where the load balancer reaches it)."""
     return f"http://{address(name)}:{wired('open_webui_port')}"
+
+
+def sign_in(browser: WebDriver, url: str, password: str) -> WebElement:
+    """Sign in to Open WebUI at url as the fleet's admin; returns the chat input."""
+    wait = WebDriverWait(browser, 60)
+    browser.get(f"{url}/auth")
+    wait.until(ec.visibility_of_element_located((By.ID, "email"))).send_keys(ADMIN_EMAIL)
+    browser.find_element(By.ID, "password").send_keys(password)
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    chat_input: WebElement = wait.until(ec.visibility_of_element_located((By.ID, "chat-input")))
+    for dismiss in browser.find_elements(By.XPATH, '//button[contains(., "Let\'s Go")]'):
+        dismiss.click()  # the "what's new" dialog shown once per release
+    return chat_input

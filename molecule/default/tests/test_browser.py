@@ -5,7 +5,7 @@ Through the load balancer, as users reach it. Screenshots are kept under artifac
 
 from __future__ import annotations
 
-from lab_stack import ADMIN_EMAIL, RAG_QUESTION, RAG_SOURCE, SCREENSHOTS
+from lab_stack import RAG_QUESTION, RAG_SOURCE, SCREENSHOTS, sign_in
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -17,13 +17,7 @@ def test_sign_in_pick_fleet_rag_and_get_an_answer_with_its_source(
     browser: WebDriver, webui_url: str, admin_password: str
 ) -> None:
     wait = WebDriverWait(browser, 60)
-    browser.get(f"{webui_url}/auth")
-    wait.until(ec.visibility_of_element_located((By.ID, "email"))).send_keys(ADMIN_EMAIL)
-    browser.find_element(By.ID, "password").send_keys(admin_password)
-    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    chat_input = wait.until(ec.visibility_of_element_located((By.ID, "chat-input")))
-    for dismiss in browser.find_elements(By.XPATH, '//button[contains(., "Let\'s Go")]'):
-        dismiss.click()  # the "what's new" dialog shown once per release
+    chat_input = sign_in(browser, webui_url, admin_password)
 
     browser.find_element(By.ID, "model-selector-model-button").click()
     search = wait.until(ec.visibility_of_element_located((By.ID, "model-search-input")))

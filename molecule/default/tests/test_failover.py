@@ -11,7 +11,7 @@ import time
 import urllib.error
 
 import pytest
-from lab_stack import ADMIN_EMAIL, SCREENSHOTS, api, host_url
+from lab_stack import ADMIN_EMAIL, SCREENSHOTS, api, host_url, sign_in
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -47,13 +47,7 @@ def test_a_signed_in_browser_goes_on_through_b_when_its_host_stops(
     browser: WebDriver, webui_url: str, admin_password: str
 ) -> None:
     wait = WebDriverWait(browser, 60)
-    browser.get(f"{webui_url}/auth")
-    wait.until(ec.visibility_of_element_located((By.ID, "email"))).send_keys(ADMIN_EMAIL)
-    browser.find_element(By.ID, "password").send_keys(admin_password)
-    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    chat_input = wait.until(ec.visibility_of_element_located((By.ID, "chat-input")))
-    for dismiss in browser.find_elements(By.XPATH, '//button[contains(., "Let\'s Go")]'):
-        dismiss.click()
+    chat_input = sign_in(browser, webui_url, admin_password)
     chat_input.click()
     chat_input.send_keys(QUESTION)
     chat_input.send_keys(Keys.ENTER)

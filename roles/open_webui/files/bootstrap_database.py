@@ -57,7 +57,8 @@ def main(argv: list[str]) -> int:
     migrate = current != heads
     if check:
         users = has_users(database_url) if not migrate or current else False
-        print(json.dumps({"migrated": migrate, "admin_created": not users, "revision": sorted(current)}))
+        report = {"migrated": migrate, "admin_created": not users, "revision": sorted(current)}
+        print(json.dumps(report))
         return 0
     # Importing Open WebUI's configuration runs its migrations when ENABLE_DB_MIGRATIONS is true.
     os.environ["ENABLE_DB_MIGRATIONS"] = "True" if migrate else "False"
@@ -75,7 +76,7 @@ def main(argv: list[str]) -> int:
             )
         )
         if user is None:
-            print("open_webui: could not create the first admin (see the log above)", file=sys.stderr)
+            print("open_webui: could not create the first admin (see above)", file=sys.stderr)
             return 1
         created = True
     current, _ = alembic_heads(database_url)

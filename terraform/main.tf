@@ -11,6 +11,8 @@ locals {
 
 data "aws_caller_identity" "current" {}
 
+data "aws_partition" "current" {}
+
 resource "aws_kms_key" "fleet" {
   count                   = var.kms_key_arn == "" ? 1 : 0
   description             = "${local.name}: EBS volumes, log groups and the alarm topic"
@@ -53,8 +55,11 @@ module "security" {
 module "iam" {
   source = "./modules/iam"
 
-  name        = local.name
-  kms_key_arn = local.kms_key_arn
+  name                     = local.name
+  kms_key_arn              = local.kms_key_arn
+  state_secret_arns        = concat(module.state.secret_arns, [module.state.database_master_secret_arn])
+  state_parameter_path_arn = "arn:${data.aws_partition.current.partition}:ssm:${var.aws_region}:${data.aws_caller_identity.current.account_id}:parameter/${var.project}/${var.environment}/state"
+  uploads_bucket_arn       = module.state.uploads_bucket_arn
 }
 
 module "load_balancer" {
@@ -113,10 +118,93 @@ module "monitoring" {
 
 locals {
   # The wiring layer's values (roles/fleet_wiring/defaults/main/<service>.yml), read rather than
-  # copied: Open WebUI's port on the hosts, where the ALB forwards, and the data volume's mount.
+  # copied: Open WebUI's port on the hosts, where the ALB forwards, the data volume's mount,
+  # Chroma's port, and the shared state's secret names and parameters.
   wiring = merge(
     yamldecode(file("${path.module}/../roles/fleet_wiring/defaults/main/fleet.yml")),
     yamldecode(file("${path.module}/../roles/fleet_wiring/defaults/main/open_webui.yml")),
+    yamldecode(file("${path.module}/../roles/fleet_wiring/defaults/main/chroma.yml")),
+    yamldecode(file("${path.module}/../roles/fleet_wiring/defaults/main/fleet_state.yml")),
   )
   open_webui_port = local.wiring.open_webui_port
+  chroma_port     = local.wiring.chroma_port
+
+  # Open WebUI's database connections per host: two engines (sync and async), each with its pool
+  # and overflow (roles/open_webui/defaults/main.yml); the fleet at its maximum size must fit in
+  # PostgreSQL's max_connections with room for the database bootstrap and RDS's own sessions.
+  open_webui_defaults           = yamldecode(file("${path.module}/../roles/open_webui/defaults/main.yml"))
+  database_connections_per_host = 2 * (local.open_webui_defaults.open_webui_database_pool_size + local.open_webui_defaults.open_webui_database_pool_max_overflow)
+  database_connections_reserved = 10
+}
+
+module "state" {
+  source = "./modules/state"
+
+  name                           = local.name
+  project                        = var.project
+  environment                    = var.environment
+  vpc_id                         = module.network.vpc_id
+  private_subnet_ids             = module.network.private_subnet_ids
+  client_security_group_ids      = { gpu_hosts = module.security.host_security_group_id }
+  kms_key_arn                    = local.kms_key_arn
+  secret_names                   = local.wiring.fleet_state_secret_names
+  state_parameters               = local.wiring.fleet_state_parameters
+  chroma_host                    = module.vector_store.dns_name
+  chroma_port                    = local.chroma_port
+  database_engine_version        = var.database_engine_version
+  database_instance_class        = var.database_instance_class
+  database_allocated_storage_gb  = var.database_allocated_storage_gb
+  database_max_connections       = var.database_max_connections
+  database_backup_retention_days = var.database_backup_retention_days
+  database_deletion_protection   = var.database_deletion_protection
+  database_name                  = "openwebui"
+  database_user                  = "open_webui"
+  redis_node_type                = var.redis_node_type
+  redis_engine_version           = var.redis_engine_version
+  redis_replicas                 = var.redis_replicas
+  uploads_noncurrent_days        = var.uploads_noncurrent_days
+}
+
+module "vector_store" {
+  source = "./modules/vector_store"
+
+  name                      = local.name
+  vpc_id                    = module.network.vpc_id
+  vpc_cidr                  = module.network.vpc_cidr
+  private_subnet_ids        = module.network.private_subnet_ids
+  client_security_group_ids = { gpu_hosts = module.security.host_security_group_id }
+  chroma_port               = local.chroma_port
+  deletion_protection       = var.alb_deletion_protection
+}
+
+# The rag tier: one CPU host running the fleet's Chroma (and fleet-rag), in one zone, its data
+# volume kept when the instance goes (re-attaching it to a replacement is the next step).
+module "rag" {
+  source = "./modules/fleet"
+
+  name                              = local.name
+  project                           = var.project
+  environment                       = var.environment
+  role                              = "rag-node"
+  instance_type                     = var.rag_instance_type
+  ami_id                            = var.ami_id
+  ami_ssm_parameter                 = var.ami_ssm_parameter
+  subnet_ids                        = [module.network.private_subnet_ids[0]]
+  security_group_ids                = [module.vector_store.rag_hosts_security_group_id]
+  instance_profile_name             = module.iam.instance_profile_name
+  kms_key_arn                       = local.kms_key_arn
+  root_volume_size_gb               = var.root_volume_size_gb
+  data_volume_size_gb               = var.rag_data_volume_size_gb
+  data_volume_delete_on_termination = false
+  data_dir                          = local.wiring.fleet_data_dir
+  min_size                          = 1
+  desired_capacity                  = 1
+  max_size                          = 1
+  target_group_arns                 = [module.vector_store.target_group_arn]
+  gpu_scaling                       = false
+  alb_resource_label                = ""
+  requests_per_target               = var.requests_per_target
+  gpu_utilization_target            = var.gpu_utilization_target
+  metrics_namespace                 = var.metrics_namespace
+  configure_timeout_seconds         = var.configure_timeout_seconds
 }

@@ -39,3 +39,23 @@ output "inventory_filters" {
     }
   }
 }
+
+output "database_connection_budget" {
+  description = "PostgreSQL connections the GPU fleet may open at its maximum size, of max_connections."
+  value       = "${var.fleet_max_size * local.database_connections_per_host + local.database_connections_reserved} of ${var.database_max_connections}"
+
+  precondition {
+    condition     = var.fleet_max_size * local.database_connections_per_host + local.database_connections_reserved <= var.database_max_connections
+    error_message = "fleet_max_size x Open WebUI's connections per host (2 x (pool + overflow)) plus the reserve exceeds database_max_connections: raise it, or shrink the pools in roles/open_webui/defaults/main.yml."
+  }
+}
+
+output "state_prefix" {
+  description = "Where the shared state is published (the inventories' fleet_state_prefix)."
+  value       = "${var.project}/${var.environment}"
+}
+
+output "vector_store_address" {
+  description = "The rag tier's stable address (Chroma behind its internal load balancer)."
+  value       = module.vector_store.dns_name
+}

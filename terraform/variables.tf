@@ -210,3 +210,109 @@ variable "log_retention_days" {
   type        = number
   default     = 365
 }
+
+## The rag tier (the fleet's one vector store) ---------------------------------------------------
+
+variable "rag_instance_type" {
+  description = "CPU instance type of the rag-nodes (Chroma and fleet-rag; memory-optimised fits a large collection)."
+  type        = string
+  default     = "r7i.large"
+
+  validation {
+    condition     = can(regex("^(m|c|r)[5-8][a-z]*\\.[0-9]*x?large$", var.rag_instance_type))
+    error_message = "rag_instance_type must be a general, compute or memory-optimised CPU type (m, c or r families 5-8), e.g. r7i.large."
+  }
+}
+
+variable "rag_data_volume_size_gb" {
+  description = "Size of the rag-node's data volume (Chroma's vectors); it outlives its instance."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.rag_data_volume_size_gb >= 20 && var.rag_data_volume_size_gb <= 16384
+    error_message = "rag_data_volume_size_gb must be between 20 and 16384."
+  }
+}
+
+## Shared state (modules/state) ----------------------------------------------------------------
+
+variable "database_instance_class" {
+  description = "RDS PostgreSQL instance class."
+  type        = string
+  default     = "db.r6g.large"
+}
+
+variable "database_engine_version" {
+  description = "RDS PostgreSQL major version."
+  type        = string
+  default     = "16"
+}
+
+variable "database_allocated_storage_gb" {
+  description = "Initial database storage (autoscaling up to 5x)."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.database_allocated_storage_gb >= 20
+    error_message = "database_allocated_storage_gb must be at least 20."
+  }
+}
+
+variable "database_max_connections" {
+  description = "PostgreSQL's max_connections; must hold fleet_max_size x Open WebUI's connections per host plus reserve (tests/test_terraform.py checks it)."
+  type        = number
+  default     = 400
+
+  validation {
+    condition     = var.database_max_connections >= 50 && var.database_max_connections <= 5000
+    error_message = "database_max_connections must be between 50 and 5000."
+  }
+}
+
+variable "database_backup_retention_days" {
+  description = "Days of automated database backups (point-in-time recovery)."
+  type        = number
+  default     = 14
+
+  validation {
+    condition     = var.database_backup_retention_days >= 1 && var.database_backup_retention_days <= 35
+    error_message = "database_backup_retention_days must be 1-35 (0 would turn backups off)."
+  }
+}
+
+variable "database_deletion_protection" {
+  description = "Refuse to delete the database; a deletion keeps a final snapshot."
+  type        = bool
+  default     = true
+}
+
+variable "redis_node_type" {
+  description = "ElastiCache Redis node type."
+  type        = string
+  default     = "cache.r7g.large"
+}
+
+variable "redis_engine_version" {
+  description = "ElastiCache Redis OSS version."
+  type        = string
+  default     = "7.1"
+}
+
+variable "redis_replicas" {
+  description = "Redis replicas beside the primary, in other zones (automatic failover needs one)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.redis_replicas >= 1 && var.redis_replicas <= 5
+    error_message = "redis_replicas must be 1-5."
+  }
+}
+
+variable "uploads_noncurrent_days" {
+  description = "Days a replaced or deleted upload stays recoverable in the bucket."
+  type        = number
+  default     = 30
+}

@@ -3,8 +3,10 @@ database migrations when the schema is behind the installed open-webui, then cre
 admin when the database has no user yet (before any host serves, so that no visitor's sign-up
 becomes the admin). Hosts start with ENABLE_DB_MIGRATIONS=False.
 
-Reads DATABASE_URL and WEBUI_ADMIN_EMAIL, WEBUI_ADMIN_PASSWORD, WEBUI_ADMIN_NAME from its
-environment; prints one JSON object: {"migrated": bool, "admin_created": bool, "revision": [...]}.
+Runs with ENABLE_DB_MIGRATIONS=False (importing Open WebUI must not migrate on its own) and reads
+DATABASE_URL and WEBUI_ADMIN_EMAIL, WEBUI_ADMIN_PASSWORD, WEBUI_ADMIN_NAME from its
+environment; its last line of output is one JSON object: {"migrated": bool, "admin_created":
+bool, "revision": [...]}.
 With --check it changes nothing and reports what it would do."""
 
 from __future__ import annotations
@@ -23,8 +25,7 @@ from sqlalchemy import create_engine, text
 
 
 def alembic_heads(database_url: str) -> tuple[set[str], set[str]]:
-    """The database's current revisions and the installed release's heads. Found without
-    importing open_webui, whose import reads ENABLE_DB_MIGRATIONS once and for all."""
+    """The database's current revisions and the installed release's heads."""
     spec = importlib.util.find_spec("open_webui")
     if spec is None or spec.origin is None:
         raise SystemExit("open_webui is not installed in this Python")
@@ -60,9 +61,12 @@ def main(argv: list[str]) -> int:
         report = {"migrated": migrate, "admin_created": not users, "revision": sorted(current)}
         print(json.dumps(report))
         return 0
-    # Importing Open WebUI's configuration runs its migrations when ENABLE_DB_MIGRATIONS is true.
-    os.environ["ENABLE_DB_MIGRATIONS"] = "True" if migrate else "False"
-    import open_webui.config  # noqa: F401
+    # Open WebUI's own migration runner (what its startup runs with ENABLE_DB_MIGRATIONS=True);
+    # called here because reading the revisions above already imported open_webui.env.
+    import open_webui.config
+
+    if migrate:
+        open_webui.config.run_migrations()
 
     created = False
     if not has_users(database_url):

@@ -68,7 +68,7 @@ resource "aws_launch_template" "this" {
       iops                  = 4000
       encrypted             = true
       kms_key_id            = var.kms_key_arn
-      delete_on_termination = true
+      delete_on_termination = var.data_volume_delete_on_termination
     }
   }
 
@@ -143,6 +143,7 @@ resource "aws_autoscaling_group" "this" {
 }
 
 resource "aws_autoscaling_policy" "requests_per_target" {
+  count                     = var.gpu_scaling ? 1 : 0
   name                      = "${var.name}-${var.role}-requests"
   autoscaling_group_name    = aws_autoscaling_group.this.name
   policy_type               = "TargetTrackingScaling"
@@ -158,6 +159,7 @@ resource "aws_autoscaling_policy" "requests_per_target" {
 }
 
 resource "aws_autoscaling_policy" "gpu_utilization" {
+  count                     = var.gpu_scaling ? 1 : 0
   name                      = "${var.name}-${var.role}-gpu"
   autoscaling_group_name    = aws_autoscaling_group.this.name
   policy_type               = "TargetTrackingScaling"

@@ -117,3 +117,15 @@ variable "configure_timeout_seconds" {
   description = "Heartbeat timeout of the launch lifecycle hook."
   type        = number
 }
+
+variable "gpu_scaling" {
+  description = "Scale on ALB requests per target and GPU utilisation (the GPU tier); false: a fixed size (the rag tier)."
+  type        = bool
+  default     = true
+}
+
+variable "data_volume_delete_on_termination" {
+  description = "Delete the data volume with its instance (GPU hosts: it holds only what can be rebuilt); false keeps it (the rag tier's vectors)."
+  type        = bool
+  default     = true
+}

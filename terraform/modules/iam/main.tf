@@ -110,3 +110,39 @@ resource "aws_iam_role_policy" "ssm_bucket" {
   role   = aws_iam_role.host.id
   policy = data.aws_iam_policy_document.ssm_bucket.json
 }
+
+# The shared state: the hosts read exactly the fleet's secrets and its state parameters, and
+# read and write the uploads bucket's objects (all encrypted with the project's key).
+data "aws_iam_policy_document" "shared_state" {
+  statement {
+    sid       = "FleetSecrets"
+    actions   = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+    resources = var.state_secret_arns
+  }
+  statement {
+    sid       = "StateParameters"
+    actions   = ["ssm:GetParametersByPath", "ssm:GetParameter", "ssm:GetParameters"]
+    resources = [var.state_parameter_path_arn, "${var.state_parameter_path_arn}/*"]
+  }
+  statement {
+    sid       = "UploadsObjects"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    resources = ["${var.uploads_bucket_arn}/*"]
+  }
+  statement {
+    sid       = "UploadsList"
+    actions   = ["s3:ListBucket"]
+    resources = [var.uploads_bucket_arn]
+  }
+  statement {
+    sid       = "StateEncryption"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.kms_key_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "shared_state" {
+  name   = "shared-state"
+  role   = aws_iam_role.host.id
+  policy = data.aws_iam_policy_document.shared_state.json
+}

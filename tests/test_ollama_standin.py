@@ -1,0 +1,75 @@
+"""The Ollama TEST STAND-IN's streaming: answers padded to a chosen length arrive at a chosen
+token rate (a stream stays in flight long enough for a host to stop under it), and a bad
+setting stops the server, naming it."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from lab.config import REPO
+
+STANDIN = REPO / "tests" / "fixtures" / "ollama_standin" / "ollama"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def paced_standin(tmp_path: object) -> Iterator[str]:
+    port = free_port()
+    env = dict(os.environ, OLLAMA_HOST=f"127.0.0.1:{port}", OLLAMA_MODELS=str(tmp_path),
+               STANDIN_TOKENS_PER_SECOND="20", STANDIN_ANSWER_TOKENS="30")  # fmt: skip
+    proc = subprocess.Popen([sys.executable, str(STANDIN), "serve"], env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(url, timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        pull = urllib.request.Request(
+            f"{url}/api/pull", data=json.dumps({"model": "m:1", "stream": False}).encode()
+        )
+        urllib.request.urlopen(pull, timeout=10).read()
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_a_streamed_answer_has_the_chosen_length_and_pace(paced_standin: str) -> None:
+    body = {"model": "m:1", "messages": [{"role": "user", "content": "hello"}]}
+    request = urllib.request.Request(f"{paced_standin}/api/chat", data=json.dumps(body).encode())
+    started = time.monotonic()
+    with urllib.request.urlopen(request, timeout=30) as response:
+        events = [json.loads(line) for line in response if line.strip()]
+    took = time.monotonic() - started
+    words = [e["message"]["content"] for e in events if not e["done"]]
+    assert len(words) == 30 and words[-1].strip() == "token-30"
+    assert "".join(words).startswith("Stand-in answer from m:1 to: hello")
+    # 30 tokens at 20 per second cannot all arrive in less than 29 intervals of 50 ms.
+    assert took >= 29 / 20
+
+
+def test_a_bad_pace_stops_the_server_by_name(tmp_path: object) -> None:
+    env = dict(os.environ, OLLAMA_HOST=f"127.0.0.1:{free_port()}", OLLAMA_MODELS=str(tmp_path),
+               STANDIN_TOKENS_PER_SECOND="fast")  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, str(STANDIN), "serve"], env=env, capture_output=True, text=True,
+        timeout=30, check=False,
+    )  # fmt: skip
+    assert proc.returncode != 0
+    assert "STANDIN_TOKENS_PER_SECOND must be a number, got 'fast'" in proc.stderr

@@ -1,28 +1,31 @@
 """The stack site.yml built on the lab: inventory groups from the EC2 tags, every service up on
-the hosts its role tag asks for, Open WebUI on the private address only, a chat answered by the
-Ollama TEST STAND-IN (not Ollama), a grounded answer from fleet-rag, logs for the agent."""
+the hosts its role tag asks for (the rag-node holds the fleet's one Chroma; the gpu-nodes none),
+Open WebUI and Chroma on private addresses only, a chat answered by the Ollama TEST STAND-IN (not
+Ollama) through the load balancer, a grounded answer from fleet-rag, logs for the agent."""
 
 from __future__ import annotations
 
 import json
 
-from lab_stack import GPU_HOST, RAG_HOST, RAG_QUESTION, RAG_SOURCE, api, lab_host
+from lab_stack import GPU_HOST, OTHER_GPU_HOST, RAG_HOST, RAG_QUESTION, RAG_SOURCE, api, lab_host
 
 from lab.config import REPO, wired
 from lab.podman import address
 from tests.helpers import inventory_list
 
+GPU_SERVICES = ["ollama", "open-webui", "fleet-rag", "amazon-cloudwatch-agent"]
 SERVICES = {
-    GPU_HOST: ["ollama", "open-webui", "chroma", "fleet-rag", "amazon-cloudwatch-agent"],
+    GPU_HOST: GPU_SERVICES,
+    OTHER_GPU_HOST: GPU_SERVICES,
     RAG_HOST: ["chroma", "fleet-rag", "amazon-cloudwatch-agent"],
 }
 
 
 def test_inventory_groups_the_hosts_by_their_ec2_tags() -> None:
     inventory = inventory_list(REPO / "inventories" / "lab")
-    assert inventory["role_gpu_node"]["hosts"] == [GPU_HOST]
+    assert inventory["role_gpu_node"]["hosts"] == [GPU_HOST, OTHER_GPU_HOST]
     assert inventory["role_rag_node"]["hosts"] == [RAG_HOST]
-    assert set(inventory["env_lab"]["hosts"]) == {GPU_HOST, RAG_HOST}
+    assert set(inventory["env_lab"]["hosts"]) == {GPU_HOST, RAG_HOST, OTHER_GPU_HOST}
 
 
 def test_each_host_runs_the_services_of_its_role() -> None:
@@ -32,18 +35,23 @@ def test_each_host_runs_the_services_of_its_role() -> None:
             unit = host.service(f"{service}.service")
             assert unit.is_running and unit.is_enabled, f"{name}: {service}"
     assert not lab_host(RAG_HOST).service("open-webui.service").is_running
+    for name in (GPU_HOST, OTHER_GPU_HOST):  # the fleet's one vector store is the rag-node's
+        assert not lab_host(name).service("chroma.service").is_running
 
 
-def test_open_webui_listens_on_the_private_address_only() -> None:
+def test_services_listen_on_private_addresses_or_loopback_only() -> None:
     host = lab_host(GPU_HOST)
-    private = address(GPU_HOST)
     webui = wired("open_webui_port")
-    assert host.socket(f"tcp://{private}:{webui}").is_listening
+    assert host.socket(f"tcp://{address(GPU_HOST)}:{webui}").is_listening
     assert not host.socket(f"tcp://0.0.0.0:{webui}").is_listening
-    for service in ("ollama", "chroma", "fleet_rag"):  # loopback only
+    for service in ("ollama", "fleet_rag"):  # loopback only
         port = wired(f"{service}_port")
         assert host.socket(f"tcp://127.0.0.1:{port}").is_listening
         assert not host.socket(f"tcp://0.0.0.0:{port}").is_listening
+    chroma = wired("chroma_port")  # the rag tier's load balancer reaches it
+    rag = lab_host(RAG_HOST)
+    assert rag.socket(f"tcp://{address(RAG_HOST)}:{chroma}").is_listening
+    assert not rag.socket(f"tcp://0.0.0.0:{chroma}").is_listening
 
 
 def test_chat_completion_from_the_ollama_stand_in(webui_url: str, webui_token: str) -> None:

@@ -27,13 +27,15 @@ resource "aws_lb_target_group" "open_webui" {
   target_type          = "instance"
   deregistration_delay = 60
 
+  # A host that stops answering is out within interval x unhealthy_threshold = 10 s: until then
+  # its sticky users' requests fail (the ALB does not retry them on another host).
   health_check {
     path                = "/health"
     matcher             = "200"
-    interval            = 15
-    timeout             = 5
+    interval            = 5
+    timeout             = 4
     healthy_threshold   = 2
-    unhealthy_threshold = 3
+    unhealthy_threshold = 2
   }
 
   # Open WebUI's websocket sessions stay on one host.

@@ -1,0 +1,48 @@
+"""A bad open_webui shared-state setting stops the play at the role's first checks, naming it,
+before any user, folder, package or database task runs (the play targets the controller in
+check mode, so nothing here could change even if the checks let it through)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import check_role_on_controller
+
+SHARED = "postgresql+psycopg://open_webui:Secret0123@db.internal:5432/openwebui?sslmode=require"
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        # A shared database without the fleet's key: each host would sign its own sessions.
+        ({"open_webui_database_url": SHARED}, "needs the fleet's open_webui_secret_key"),
+        (
+            {
+                "open_webui_database_url": "mysql://u:p@db/openwebui",
+                "open_webui_secret_key": "k",
+                "open_webui_admin_password": "p",
+            },
+            "A shared database (open_webui_database_url) is postgresql+psycopg://",
+        ),
+        (
+            {
+                "open_webui_database_url": SHARED.replace("Secret0123", "p@ss/word"),
+                "open_webui_secret_key": "k",
+                "open_webui_admin_password": "p",
+            },
+            "with a URL-safe password",
+        ),
+    ],
+)
+def test_a_bad_shared_state_setting_is_refused_before_any_change(
+    tmp_path: Path, variables: dict[str, object], message: str
+) -> None:
+    proc = check_role_on_controller(tmp_path, "open_webui", variables)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert message in " ".join(output.split())  # messages are folded over lines
+    assert "Create the group of" not in output and "Install the venv" not in output
+    assert "Create the application's database user" not in output
+    assert "Secret0123" not in output, "a password leaked"

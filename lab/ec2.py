@@ -19,7 +19,21 @@ from lab.config import ENVIRONMENT_TAG, PROJECT_TAG, REGION, venv_bin
 DUMMY_CREDENTIALS = {"aws_access_key_id": "lab", "aws_secret_access_key": "lab"}
 
 
+def address_is_local(host: str) -> bool:
+    """Whether host is an address of this machine (the lab network's gateway exists only while
+    the lab's bridge is up; elsewhere, a proxy on the way out may answer for any address)."""
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, 0))
+        except OSError:
+            return False
+    return True
+
+
 def port_is_open(port: int, host: str = "127.0.0.1") -> bool:
+    """Something of this machine listens on host:port (host one of its own addresses)."""
+    if not address_is_local(host):
+        return False
     with socket.socket() as sock:
         sock.settimeout(0.5)
         return sock.connect_ex((host, port)) == 0

@@ -19,7 +19,7 @@ import requests
 from lab_stack import ADMIN_EMAIL, GPU_HOST, OTHER_GPU_HOST, api, host_url, lab_host
 
 from lab.aws import uploads_bucket
-from lab.config import REGION, STATE_HOST, podman_env
+from lab.config import REGION, STATE_HOST, podman_env, wired
 from lab.ec2 import DUMMY_CREDENTIALS
 from lab.state import LabState
 
@@ -59,7 +59,7 @@ def test_every_gpu_host_runs_on_the_shared_state() -> None:
         assert settings["STORAGE_PROVIDER"] == "s3"
         assert settings["VECTOR_DB"] == "chroma"
         # Nothing the fleet cannot rebuild stays on the host: no SQLite database of its own.
-        found = lab_host(name).run("find /var/lib/llm-fleet/open-webui -name 'webui.db*'")
+        found = lab_host(name).run(f"find {wired('fleet_data_dir')} -name 'webui.db*'")
         assert found.rc == 0 and found.stdout.strip() == "", found.stdout
 
 

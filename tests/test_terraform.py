@@ -324,21 +324,22 @@ def test_redis_fails_over_across_zones_with_encryption_and_an_auth_token() -> No
     assert "redis_auth_token" in wiring_file("fleet_state")["fleet_state_secret_names"]
 
 
-def test_the_uploads_bucket_is_private_encrypted_versioned_and_tls_only() -> None:
+def test_every_bucket_is_private_encrypted_versioned_and_tls_only() -> None:
+    """The uploads bucket and the SSM transfer bucket are both modules/private_bucket."""
     config = load()
-    block = config.one("aws_s3_bucket_public_access_block", "uploads").body
+    assert [b.module for b in config.of_type("aws_s3_bucket")] == ["modules/private_bucket"]
+    for path in ("modules/state/main.tf", "modules/iam/main.tf"):
+        assert 'source = "../private_bucket"' in " ".join((TERRAFORM / path).read_text().split())
+    block = config.one("aws_s3_bucket_public_access_block", "this").body
     public = ("block_public_acls", "block_public_policy", "ignore_public_acls")
     assert all(block[k] is True for k in (*public, "restrict_public_buckets"))
-    (rule,) = config.one("aws_s3_bucket_server_side_encryption_configuration", "uploads").body[
-        "rule"
-    ]
+    (rule,) = config.one("aws_s3_bucket_server_side_encryption_configuration", "this").body["rule"]
     default = rule["apply_server_side_encryption_by_default"][0]
-    assert default["sse_algorithm"] == "aws:kms" and default["kms_master_key_id"] == (
-        "${var.kms_key_arn}"
-    )
-    versioning = config.one("aws_s3_bucket_versioning", "uploads").body
+    assert default["sse_algorithm"] == "aws:kms"
+    assert default["kms_master_key_id"] == "${var.kms_key_arn}"
+    versioning = config.one("aws_s3_bucket_versioning", "this").body
     assert versioning["versioning_configuration"][0]["status"] == "Enabled"
-    policy = next(d for d in config.data if d.name == "uploads_tls_only").body
+    policy = next(d for d in config.data if d.name == "tls_only").body
     (deny,) = policy["statement"]
     assert deny["effect"] == "Deny" and deny["condition"][0]["variable"] == "aws:SecureTransport"
 

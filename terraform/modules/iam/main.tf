@@ -33,70 +33,51 @@ resource "aws_iam_instance_profile" "host" {
 
 # Ansible's aws_ssm connection moves files through an S3 bucket; the hosts read and write only
 # their own objects there, which expire after a day.
-resource "aws_s3_bucket" "ssm" {
-  #checkov:skip=CKV_AWS_18:Transfer-only bucket whose objects live one day; access is logged by CloudTrail data events where wanted.
-  #checkov:skip=CKV_AWS_144:Transient transfer objects; cross-region replication would only copy garbage.
-  #checkov:skip=CKV2_AWS_62:Nothing consumes events of a transfer bucket.
-  bucket_prefix = "${var.name}-ssm-"
-  force_destroy = true
+module "ssm_bucket" {
+  source = "../private_bucket"
+
+  name_prefix     = "${var.name}-ssm-"
+  kms_key_arn     = var.kms_key_arn
+  expiration_days = 1
+  noncurrent_days = 1
+  force_destroy   = true
 }
 
-resource "aws_s3_bucket_public_access_block" "ssm" {
-  bucket                  = aws_s3_bucket.ssm.id
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
+moved {
+  from = aws_s3_bucket.ssm
+  to   = module.ssm_bucket.aws_s3_bucket.this
 }
 
-resource "aws_s3_bucket_ownership_controls" "ssm" {
-  bucket = aws_s3_bucket.ssm.id
-  rule {
-    object_ownership = "BucketOwnerEnforced"
-  }
+moved {
+  from = aws_s3_bucket_public_access_block.ssm
+  to   = module.ssm_bucket.aws_s3_bucket_public_access_block.this
 }
 
-resource "aws_s3_bucket_server_side_encryption_configuration" "ssm" {
-  bucket = aws_s3_bucket.ssm.id
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm     = "aws:kms"
-      kms_master_key_id = var.kms_key_arn
-    }
-    bucket_key_enabled = true
-  }
+moved {
+  from = aws_s3_bucket_ownership_controls.ssm
+  to   = module.ssm_bucket.aws_s3_bucket_ownership_controls.this
 }
 
-resource "aws_s3_bucket_versioning" "ssm" {
-  bucket = aws_s3_bucket.ssm.id
-  versioning_configuration {
-    status = "Enabled"
-  }
+moved {
+  from = aws_s3_bucket_server_side_encryption_configuration.ssm
+  to   = module.ssm_bucket.aws_s3_bucket_server_side_encryption_configuration.this
 }
 
-resource "aws_s3_bucket_lifecycle_configuration" "ssm" {
-  bucket = aws_s3_bucket.ssm.id
-  rule {
-    id     = "expire-transfers"
-    status = "Enabled"
-    filter {}
-    expiration {
-      days = 1
-    }
-    noncurrent_version_expiration {
-      noncurrent_days = 1
-    }
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 1
-    }
-  }
+moved {
+  from = aws_s3_bucket_versioning.ssm
+  to   = module.ssm_bucket.aws_s3_bucket_versioning.this
+}
+
+moved {
+  from = aws_s3_bucket_lifecycle_configuration.ssm
+  to   = module.ssm_bucket.aws_s3_bucket_lifecycle_configuration.this
 }
 
 data "aws_iam_policy_document" "ssm_bucket" {
   statement {
     sid       = "TransferObjects"
     actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
-    resources = ["${aws_s3_bucket.ssm.arn}/*"]
+    resources = ["${module.ssm_bucket.arn}/*"]
   }
   statement {
     sid       = "TransferObjectsEncryption"

@@ -10,5 +10,5 @@ output "role_arn" {
 
 output "ssm_bucket_name" {
   description = "Bucket of the aws_ssm connection's file transfers."
-  value       = aws_s3_bucket.ssm.bucket
+  value       = module.ssm_bucket.id
 }

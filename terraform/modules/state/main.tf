@@ -215,82 +215,12 @@ resource "aws_elasticache_replication_group" "this" {
 
 ## Uploads (S3) ----------------------------------------------------------------------------------
 
-resource "aws_s3_bucket" "uploads" {
-  #checkov:skip=CKV_AWS_18:Server access logs need a log bucket whose policy is account-specific; CloudTrail data events cover object access where wanted.
-  #checkov:skip=CKV_AWS_144:Cross-region replication is a disaster-recovery choice (a second region, its key); versioning and the database's backups cover a host's or a zone's loss.
-  #checkov:skip=CKV2_AWS_62:Nothing consumes events of the uploads bucket.
-  bucket_prefix = "${var.name}-uploads-"
-}
+module "uploads" {
+  source = "../private_bucket"
 
-resource "aws_s3_bucket_public_access_block" "uploads" {
-  bucket                  = aws_s3_bucket.uploads.id
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
-}
-
-resource "aws_s3_bucket_ownership_controls" "uploads" {
-  bucket = aws_s3_bucket.uploads.id
-  rule {
-    object_ownership = "BucketOwnerEnforced"
-  }
-}
-
-resource "aws_s3_bucket_server_side_encryption_configuration" "uploads" {
-  bucket = aws_s3_bucket.uploads.id
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm     = "aws:kms"
-      kms_master_key_id = var.kms_key_arn
-    }
-    bucket_key_enabled = true
-  }
-}
-
-resource "aws_s3_bucket_versioning" "uploads" {
-  bucket = aws_s3_bucket.uploads.id
-  versioning_configuration {
-    status = "Enabled"
-  }
-}
-
-resource "aws_s3_bucket_lifecycle_configuration" "uploads" {
-  bucket = aws_s3_bucket.uploads.id
-  rule {
-    id     = "expire-replaced-uploads"
-    status = "Enabled"
-    filter {}
-    noncurrent_version_expiration {
-      noncurrent_days = var.uploads_noncurrent_days
-    }
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 1
-    }
-  }
-}
-
-data "aws_iam_policy_document" "uploads_tls_only" {
-  statement {
-    sid       = "DenyWithoutTLS"
-    effect    = "Deny"
-    actions   = ["s3:*"]
-    resources = [aws_s3_bucket.uploads.arn, "${aws_s3_bucket.uploads.arn}/*"]
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
-}
-
-resource "aws_s3_bucket_policy" "uploads" {
-  bucket = aws_s3_bucket.uploads.id
-  policy = data.aws_iam_policy_document.uploads_tls_only.json
+  name_prefix     = "${var.name}-uploads-"
+  kms_key_arn     = var.kms_key_arn
+  noncurrent_days = var.uploads_noncurrent_days
 }
 
 ## Where it all is (SSM parameters) --------------------------------------------------------------
@@ -305,7 +235,7 @@ locals {
     redis_host             = aws_elasticache_replication_group.this.primary_endpoint_address
     redis_port             = "6379"
     redis_tls              = "true"
-    uploads_bucket         = aws_s3_bucket.uploads.id
+    uploads_bucket         = module.uploads.id
     chroma_host            = var.chroma_host
     chroma_port            = tostring(var.chroma_port)
   }

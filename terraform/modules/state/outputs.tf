@@ -15,7 +15,7 @@ output "parameter_arns" {
 
 output "uploads_bucket_arn" {
   description = "The uploads bucket."
-  value       = aws_s3_bucket.uploads.arn
+  value       = module.uploads.arn
 }
 
 output "database_endpoint" {

@@ -57,6 +57,19 @@ def check_role_on_controller(
     )
 
 
+def refused_before_any_change(
+    tmp_path: Path, role: str, variables: dict[str, object], message: str
+) -> str:
+    """The role, applied with these variables, stops at its checks with message (folded over
+    lines in the output), before any user, folder or package task. Returns the output."""
+    proc = check_role_on_controller(tmp_path, role, variables)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert message in " ".join(output.split()), output[-3000:]
+    assert "Create the group of" not in output and "Install the venv" not in output
+    return output
+
+
 def unwrap(value: Any) -> Any:
     """`ansible-inventory --list` wraps untrusted strings as {"__ansible_unsafe": ...}."""
     if isinstance(value, dict):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import check_role_on_controller
+from tests.helpers import refused_before_any_change
 
 
 @pytest.mark.parametrize(
@@ -33,8 +33,4 @@ from tests.helpers import check_role_on_controller
 def test_a_bad_setting_is_refused_before_any_change(
     tmp_path: Path, variables: dict[str, object], message: str
 ) -> None:
-    proc = check_role_on_controller(tmp_path, "chromadb_rag", variables)
-    output = proc.stdout + proc.stderr
-    assert proc.returncode != 0
-    assert message in " ".join(output.split())  # messages are folded over lines
-    assert "Create the group of" not in output and "Install the venv" not in output
+    refused_before_any_change(tmp_path, "chromadb_rag", variables, message)

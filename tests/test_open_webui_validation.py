@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import check_role_on_controller
+from tests.helpers import refused_before_any_change
 
 SHARED = "postgresql+psycopg://open_webui:Secret0123@db.internal:5432/openwebui?sslmode=require"
 
@@ -39,10 +39,6 @@ SHARED = "postgresql+psycopg://open_webui:Secret0123@db.internal:5432/openwebui?
 def test_a_bad_shared_state_setting_is_refused_before_any_change(
     tmp_path: Path, variables: dict[str, object], message: str
 ) -> None:
-    proc = check_role_on_controller(tmp_path, "open_webui", variables)
-    output = proc.stdout + proc.stderr
-    assert proc.returncode != 0
-    assert message in " ".join(output.split())  # messages are folded over lines
-    assert "Create the group of" not in output and "Install the venv" not in output
+    output = refused_before_any_change(tmp_path, "open_webui", variables, message)
     assert "Create the application's database user" not in output
     assert "Secret0123" not in output, "a password leaked"

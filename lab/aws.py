@@ -82,4 +82,4 @@ def create_shared_state(endpoint: str, network: LabNetwork) -> None:
     if sorted(parameters) != sorted(expected):
         raise RuntimeError(f"lab parameters {sorted(parameters)} != the wiring's {expected}")
     for key, value in parameters.items():
-        ssm.put_parameter(Name=f"/{state_prefix()}/state/{key}", Value=value, Type="String")
+        ssm.put_parameter(Name=f"/{state_prefix()}/state/{key}", Value=value, Type="SecureString")

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from lab.aws import client, state_prefix, uploads_bucket
 from lab.config import (
     CHROMA_TARGET_GROUP,
     LABEL,
@@ -75,6 +76,29 @@ def test_rag_nodes_are_in_the_vector_store_target_group(lab_up: set[str]) -> Non
     _, health = target_health(elbv2_client(state.endpoint), CHROMA_TARGET_GROUP)
     rag = {h.instance_id for h in state.hosts if h.role == "rag-node"}
     assert {t["Target"]["Id"] for t in health} == rag
+
+
+def test_the_shared_state_terraform_would_create_is_in_the_lab_aws_api(lab_up: set[str]) -> None:
+    """What fleet_wiring reads: every parameter it requires (SecureString, as terraform writes
+    them) and every secret, generated; and the uploads bucket, versioned."""
+    state = LabState.load()
+    assert state is not None
+    prefix = state_prefix()
+    ssm = client("ssm", state.endpoint)
+    pages = ssm.get_paginator("get_parameters_by_path").paginate(
+        Path=f"/{prefix}/state/", WithDecryption=True
+    )
+    found = [parameter for page in pages for parameter in page["Parameters"]]
+    parameters = {p["Name"].rsplit("/", 1)[1]: p for p in found}
+    assert sorted(parameters) == sorted(wired("fleet_state_parameters"))
+    assert {p["Type"] for p in parameters.values()} == {"SecureString"}
+    assert parameters["chroma_host"]["Value"] == str(lab_network().load_balancer_address)
+    secretsmanager = client("secretsmanager", state.endpoint)
+    for name in wired("fleet_state_secret_names").values():
+        value = secretsmanager.get_secret_value(SecretId=f"{prefix}/{name}")["SecretString"]
+        assert len(value) >= 32
+    versioning = client("s3", state.endpoint).get_bucket_versioning(Bucket=uploads_bucket())
+    assert versioning["Status"] == "Enabled"
 
 
 def test_hosts_keep_their_addresses_across_a_stop_and_start(lab_up: set[str]) -> None:

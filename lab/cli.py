@@ -73,10 +73,18 @@ def start_host(name: str, image: str, network: LabNetwork, address: str) -> None
     )
 
 
-def cmd_image(args: argparse.Namespace) -> int:
+def ensure_images(rebuild: bool = False) -> tuple[str, str]:
+    """The hosts' image and the service hosts' image, built when missing (or asked); says which."""
+    names = []
     for ensure in (ensure_image, ensure_services_image):
-        name, took = ensure(rebuild=args.rebuild)
+        name, took = ensure(rebuild=rebuild)
         print(f"image {name}: " + ("cached" if took is None else f"built in {took:.0f}s"))
+        names.append(name)
+    return names[0], names[1]
+
+
+def cmd_image(args: argparse.Namespace) -> int:
+    ensure_images(rebuild=args.rebuild)
     return 0
 
 
@@ -98,10 +106,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         podman("rm", "--force", "--time", "0", *stale)
     started = time.monotonic()
     network = lab_network()
-    image, took = ensure_image()
-    print(f"image {image}: " + ("cached" if took is None else f"built in {took:.0f}s"))
-    services_image, took = ensure_services_image()
-    print(f"image {services_image}: " + ("cached" if took is None else f"built in {took:.0f}s"))
+    image, services_image = ensure_images()
     ensure_network(network.name, str(network.subnet), str(network.gateway))
     state = LabState(endpoint=lab_endpoint(), moto_pid=None, image=image)
     state.save()  # from here on `lab down` can clean up whatever follows

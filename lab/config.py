@@ -32,7 +32,7 @@ LABEL = "io.llm-fleet.lab"
 HOST_PREFIX = "llm-fleet-lab-"
 # The lab's service hosts, outside the EC2 inventory (they stand in for managed AWS services):
 # PostgreSQL and Redis (RDS and ElastiCache), and HAProxy (the ALB and the rag tier's internal
-# load balancer). playbooks/lab/services.yml configures them.
+# load balancer). lab/playbooks/services.yml configures them.
 STATE_HOST = f"{HOST_PREFIX}state"
 LOAD_BALANCER_HOST = f"{HOST_PREFIX}lb"
 

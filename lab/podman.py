@@ -25,13 +25,14 @@ def podman(*args: str, check: bool = True, input_bytes: bytes | None = None) -> 
     return proc.stdout.decode()
 
 
+def exists(kind: str, name: str) -> bool:
+    """Whether podman has this image, network, container, ... (`podman KIND exists NAME`)."""
+    proc = subprocess.run(["podman", kind, "exists", name], env=podman_env(), check=False)
+    return proc.returncode == 0
+
+
 def image_exists(name: str) -> bool:
-    return (
-        subprocess.run(
-            ["podman", "image", "exists", name], env=podman_env(), check=False
-        ).returncode
-        == 0
-    )
+    return exists("image", name)
 
 
 def containers_with_label(label: str) -> list[str]:
@@ -76,12 +77,7 @@ def address(name: str) -> str:
 
 
 def network_exists(name: str) -> bool:
-    return (
-        subprocess.run(
-            ["podman", "network", "exists", name], env=podman_env(), check=False
-        ).returncode
-        == 0
-    )
+    return exists("network", name)
 
 
 def ensure_network(name: str, subnet: str, gateway: str) -> None:

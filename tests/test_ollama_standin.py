@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,14 +15,9 @@ from collections.abc import Iterator
 import pytest
 
 from lab.config import REPO
+from lab.ec2 import free_port
 
 STANDIN = REPO / "tests" / "fixtures" / "ollama_standin" / "ollama"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from lab_stack import ADMIN_EMAIL, GPU_HOST, SCREENSHOTS, api, lab_host
+from lab_stack import ADMIN_EMAIL, GPU_HOST, SCREENSHOTS, lab_host, signin
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -41,13 +41,9 @@ def admin_password() -> str:
 
 @pytest.fixture(scope="session")
 def webui_token(webui_url: str, admin_password: str) -> str:
-    signin = api(
-        "POST",
-        f"{webui_url}/api/v1/auths/signin",
-        body={"email": ADMIN_EMAIL, "password": admin_password},
-    )
-    assert signin["role"] == "admin"
-    token: str = signin["token"]
+    admin = signin(webui_url, ADMIN_EMAIL, admin_password)
+    assert admin["role"] == "admin"
+    token: str = admin["token"]
     return token
 
 

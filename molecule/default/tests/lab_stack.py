@@ -4,9 +4,13 @@ question and its source, hosts through testinfra and Open WebUI's API from the c
 from __future__ import annotations
 
 import json
+import time
+import urllib.error
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
+import pytest
 import testinfra
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -40,6 +44,28 @@ def api(method: str, url: str, token: str = "", body: object = None, timeout: fl
         request.add_header("Authorization", f"Bearer {token}")
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return json.loads(response.read())
+
+
+def signin(url: str, email: str, password: str) -> dict[str, Any]:
+    """Open WebUI's sign-in through its API: the account's role and session token."""
+    result: dict[str, Any] = api(
+        "POST", f"{url}/api/v1/auths/signin", body={"email": email, "password": password}
+    )
+    return result
+
+
+def wait_until(check: Callable[[], object], limit: float, every: float = 0.5) -> float:
+    """Seconds until check() holds (polled every `every` s; a refused or failed request counts
+    as not yet), failing the test after limit."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        try:
+            if check():
+                return time.monotonic() - started
+        except (urllib.error.URLError, OSError, ValueError):
+            pass
+        time.sleep(every)
+    pytest.fail(f"not back within {limit:.0f}s")
 
 
 def host_url(name: str) -> str:

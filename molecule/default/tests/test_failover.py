@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 
 import pytest
-from lab_stack import ADMIN_EMAIL, SCREENSHOTS, api, host_url, sign_in
+from lab_stack import ADMIN_EMAIL, SCREENSHOTS, api, host_url, sign_in, wait_until
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -73,18 +73,6 @@ class Prober(threading.Thread):
             time.sleep(0.1)
 
 
-def until(check: object, limit: float) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < limit:
-        try:
-            if check():  # type: ignore[operator]
-                return time.monotonic() - started
-        except (urllib.error.URLError, OSError, ValueError):
-            pass
-        time.sleep(0.25)
-    pytest.fail(f"not back within {limit:.0f}s")
-
-
 @pytest.mark.disruptive
 def test_a_signed_in_browser_goes_on_through_b_when_its_host_stops(
     browser: WebDriver, webui_url: str, admin_password: str
@@ -112,7 +100,7 @@ def test_a_signed_in_browser_goes_on_through_b_when_its_host_stops(
     time.sleep(1)  # requests served by the host before it stops
     podman("stop", "--time", "1", serving)
     try:
-        until(signed_in, OUTAGE_LIMIT_S)
+        wait_until(signed_in, OUTAGE_LIMIT_S, every=0.25)
         time.sleep(1)
         prober.done.set()
         prober.join(timeout=15)
@@ -132,5 +120,7 @@ def test_a_signed_in_browser_goes_on_through_b_when_its_host_stops(
     finally:
         podman("start", serving)
         health = f"{host_url(serving)}/health"
-        took = until(lambda: api("GET", health, timeout=5)["status"], RESTART_LIMIT_S)
+        took = wait_until(
+            lambda: api("GET", health, timeout=5)["status"], RESTART_LIMIT_S, every=0.25
+        )
         print(f"{serving} started again: Open WebUI healthy after {took:.1f}s")

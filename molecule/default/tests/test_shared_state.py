@@ -9,14 +9,20 @@ from __future__ import annotations
 import secrets
 import subprocess
 import time
-import urllib.error
-from collections.abc import Callable
-from typing import Any
 
 import boto3
 import pytest
 import requests
-from lab_stack import ADMIN_EMAIL, GPU_HOST, OTHER_GPU_HOST, api, host_url, lab_host
+from lab_stack import (
+    ADMIN_EMAIL,
+    GPU_HOST,
+    OTHER_GPU_HOST,
+    api,
+    host_url,
+    lab_host,
+    signin,
+    wait_until,
+)
 
 from lab.aws import uploads_bucket
 from lab.config import REGION, STATE_HOST, podman_env, wired
@@ -25,13 +31,6 @@ from lab.state import LabState
 
 # How long a restarted PostgreSQL or Redis may keep Open WebUI from answering (bounded wait).
 RECOVERY_LIMIT_S = 60.0
-
-
-def signin(url: str, email: str, password: str) -> dict[str, Any]:
-    result: dict[str, Any] = api(
-        "POST", f"{url}/api/v1/auths/signin", body={"email": email, "password": password}
-    )
-    return result
 
 
 @pytest.fixture(scope="module")
@@ -121,19 +120,6 @@ def test_a_file_uploaded_through_a_is_read_through_b_from_the_bucket(
     s3 = boto3.client("s3", region_name=REGION, endpoint_url=state.endpoint, **DUMMY_CREDENTIALS)
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=uploads_bucket()).get("Contents", [])]
     assert any(file_id in key for key in keys), keys
-
-
-def wait_until(check: Callable[[], bool], limit: float) -> float:
-    """Seconds until check() holds (polled every 0.5 s), failing after limit."""
-    started = time.monotonic()
-    while time.monotonic() - started < limit:
-        try:
-            if check():
-                return time.monotonic() - started
-        except (urllib.error.URLError, OSError, ValueError):
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"not back within {limit:.0f}s")
 
 
 def restart_on_state_host(unit: str) -> None:

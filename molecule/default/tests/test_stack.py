@@ -94,8 +94,12 @@ def test_services_log_to_files_the_cloudwatch_agent_stand_in_tails() -> None:
         assert status["status"] == "running" and status["configstatus"] == "configured"
     gpu = lab_host(GPU_HOST)
     logs = wired("fleet_log_dir")
-    webui_log = gpu.file(f"{logs}/open-webui.log").content_string
-    assert "POST /api/chat/completions" in webui_log
+    # The chats above went through the load balancer: to one gpu-node or the other.
+    webui_logs = [
+        lab_host(name).file(f"{logs}/open-webui.log").content_string
+        for name in (GPU_HOST, OTHER_GPU_HOST)
+    ]
+    assert any("POST /api/chat/completions" in log for log in webui_logs)
     assert lab_host(RAG_HOST).file(f"{logs}/fleet-rag.log").content_string.strip()
     agent_log = gpu.file("/opt/aws/amazon-cloudwatch-agent/logs/amazon-cloudwatch-agent.log")
     assert f"would tail {logs}/ollama.log (present)" in agent_log.content_string

@@ -32,7 +32,7 @@ def test_ingest_query_list_delete(tmp_path: Path) -> None:
     write_good_corpus(tmp_path / "docs")
     first = fleet_rag(tmp_path, "ingest", str(tmp_path / "docs"), "--collection", "handbook")
     assert first.returncode == 0, first.stderr
-    assert "4 files: 4 added, 0 replaced, 0 unchanged, 0 failed" in first.stdout
+    assert "4 files: 4 added, 0 replaced, 0 unchanged, 0 removed, 0 failed" in first.stdout
     assert "100%" in first.stderr  # the progress bar
     again = fleet_rag(
         tmp_path, "ingest", str(tmp_path / "docs"), "--collection", "handbook", "--json"
@@ -96,3 +96,13 @@ def test_check_reports_what_would_change_and_writes_nothing(tmp_path: Path) -> N
     drift = json.loads(fleet_rag(tmp_path, "ingest", str(docs), "--check", "--json").stdout)
     assert [f["source"] for f in drift["files"] if f["status"] == "added"] == ["quasar.txt"]
     assert "quasar.txt" not in json.loads(fleet_rag(tmp_path, "list", "--json").stdout)
+
+    # A document retracted from the folder is drift, then removed: never cited again.
+    fleet_rag(tmp_path, "ingest", str(docs))
+    (docs / "quasar.txt").unlink()
+    retracted = json.loads(fleet_rag(tmp_path, "ingest", str(docs), "--check", "--json").stdout)
+    assert (retracted["removed"], retracted["changed"]) == (1, True)
+    removed = fleet_rag(tmp_path, "ingest", str(docs))
+    assert "removed   quasar.txt: " in removed.stdout and "0 added" in removed.stdout
+    clean = json.loads(fleet_rag(tmp_path, "ingest", str(docs), "--check", "--json").stdout)
+    assert clean["changed"] is False

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from fleet_rag.embeddings import Embedder
-from fleet_rag.ingest import ingest_paths
+from fleet_rag.ingest import ingest_file, ingest_paths
 from fleet_rag.settings import Settings
 from fleet_rag.store import Store
 from tests.samples import BAD_REASONS, write_bad_files, write_good_corpus
@@ -109,3 +109,31 @@ def test_files_embedded_together_are_stored_and_reported_one_by_one(
         fresh = embedder.embed(stored["documents"])
         for kept, again in zip(stored["embeddings"], fresh, strict=True):
             assert sum(a * b for a, b in zip(kept, again, strict=True)) > 0.999
+
+
+def test_a_file_gone_from_its_folder_leaves_the_index(
+    tmp_path: Path, store: Store, embedder: Embedder, settings: Settings
+) -> None:
+    """The folder is the corpus: a retracted document is removed (a check reports it first);
+    a file ingested on its own or uploaded is not the folder's to remove."""
+    docs = write_good_corpus(tmp_path / "docs")
+    ingest_paths([docs["md"].parent], store, embedder, settings)
+    loose = tmp_path / "loose.txt"
+    loose.write_text("The loose leaflet lists the ferry times to the island.\n")
+    ingest_paths([loose], store, embedder, settings)
+    ingest_file(docs["txt"], "uploaded.txt", store, embedder, settings)
+    chunks = len(store.stored("quasar.txt").ids)
+    docs["txt"].unlink()
+    check = ingest_paths([docs["md"].parent], store, embedder, settings, dry_run=True)
+    assert [(f.source, f.status, f.removed) for f in check.files if f.status != "unchanged"] == [
+        ("quasar.txt", "removed", chunks)
+    ]
+    assert check.changed and "quasar.txt" in store.sources()
+    summary = ingest_paths([docs["md"].parent], store, embedder, settings)
+    assert [(f.source, f.status) for f in summary.files if f.status != "unchanged"] == [
+        ("quasar.txt", "removed")
+    ]
+    assert set(store.sources()) == {
+        "aurora.pdf", "borealis.docx", "zephyr.md", "loose.txt", "uploaded.txt"
+    }  # fmt: skip
+    assert not ingest_paths([docs["md"].parent], store, embedder, settings).changed

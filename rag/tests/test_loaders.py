@@ -51,3 +51,44 @@ def test_binary_data_in_text_file_is_refused(tmp_path: Path) -> None:
     path.write_bytes(b"abc\x00\x01\x02")
     with pytest.raises(LoaderError, match="binary data"):
         load_document(path, path.name, 10**6)
+
+
+def test_latin1_text_is_decoded(tmp_path: Path) -> None:
+    """Not UTF-8: the charset is detected, as document tools do."""
+    path = tmp_path / "cafe.txt"
+    text = "Le café de la gare ouvre à sept heures; crème brûlée le dimanche. Très apprécié.\n"
+    path.write_bytes((text * 3).encode("latin-1"))
+    (section,) = load_document(path, path.name, 10**6)
+    assert section.text.startswith("Le café de la gare ouvre à sept heures")
+
+
+def test_utf16_text_with_its_byte_order_mark_is_decoded(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_bytes("Turbine notes: grease the bearings.\n".encode("utf-16"))
+    (section,) = load_document(path, path.name, 10**6)
+    assert section.text.strip() == "Turbine notes: grease the bearings."
+
+
+def test_markdown_of_headings_only_is_indexed_by_its_titles(tmp_path: Path) -> None:
+    path = tmp_path / "outline.md"
+    path.write_text("# Station manual\n\n## Docking procedure\n## Airlock checklist\n")
+    sections = load_document(path, path.name, 10**6)
+    assert [(s.heading, s.text) for s in sections] == [
+        ("Station manual", "Station manual"),
+        ("Station manual > Docking procedure", "Docking procedure"),
+        ("Station manual > Airlock checklist", "Airlock checklist"),
+    ]
+    whole = path.read_text()
+    assert all(whole[s.start : s.start + len(s.text)] == s.text for s in sections)
+
+
+def test_a_damaged_pdf_gets_one_reason_and_no_library_warnings(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "notes.pdf"
+    path.write_text("hello, this is not a PDF at all\n")
+    with pytest.raises(LoaderError, match="corrupt PDF"):
+        load_document(path, path.name, 10**6)
+    captured = capfd.readouterr()
+    assert "pdf header" not in captured.err + captured.out
+    assert "EOF marker" not in captured.err + captured.out

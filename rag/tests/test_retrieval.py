@@ -7,9 +7,10 @@ import pytest
 from fleet_rag.documents import cite
 from fleet_rag.embeddings import Embedder
 from fleet_rag.ingest import ingest_paths
+from fleet_rag.prompting import cited, sources_block
 from fleet_rag.retrieval import retrieve
 from fleet_rag.settings import Settings
-from fleet_rag.store import Store
+from fleet_rag.store import Match, Store
 from tests.samples import write_good_corpus
 
 
@@ -62,3 +63,16 @@ def test_mmr_drops_near_duplicates(
     diverse = retrieve(store, embedder, "When does the bakery open?", settings, top_k=2, mmr=True)
     assert {m.metadata["source"] for m in plain} <= {"copy0.txt", "copy1.txt", "copy2.txt"}
     assert "other.txt" in {m.metadata["source"] for m in diverse}
+
+
+def test_sources_are_the_passages_the_answer_cites() -> None:
+    matches = [
+        Match(id=str(n), text=f"passage {n}", metadata={"source": f"doc{n}.md"}, similarity=0.5)
+        for n in (1, 2, 3)
+    ]
+    assert cited(matches, "Grease it weekly [3], and check the seals [1][3].") == [
+        matches[0],
+        matches[2],
+    ]
+    assert cited(matches, "No citation here, or a wrong one [7].") == matches
+    assert sources_block(cited(matches, "Only [2].")) == "\n\nSources:\n1. doc2.md"

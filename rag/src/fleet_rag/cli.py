@@ -163,7 +163,12 @@ def run_ingest(
         print(json.dumps(summary.as_dict(), indent=2))
     else:
         for f in summary.files:
-            detail = f.reason if f.status is FileStatus.FAILED else f"{f.chunks} chunks"
+            if f.status is FileStatus.FAILED:
+                detail = f.reason
+            elif f.status is FileStatus.REMOVED:
+                detail = f"{f.removed} chunks {'to remove' if args.check else 'removed'}"
+            else:
+                detail = f"{f.chunks} chunks"
             print(f"{f.status.value:<9} {f.source}: {detail}")
         print(
             f"{'check, nothing written: ' if args.check else ''}"

@@ -1,5 +1,6 @@
 """Ingest files: load, chunk, embed, store. Unchanged files are skipped; a file that fails
-leaves the index exactly as it was."""
+leaves the index exactly as it was. A folder is a corpus: what it no longer holds leaves the
+index (one corpus folder per collection)."""
 
 from __future__ import annotations
 
@@ -34,11 +35,27 @@ class FileStatus(StrEnum):
     ADDED = "added"
     REPLACED = "replaced"
     UNCHANGED = "unchanged"
+    REMOVED = "removed"  # gone from its folder: its chunks leave the index
     FAILED = "failed"
 
 
 # What a real run writes.
 WRITES = (FileStatus.ADDED, FileStatus.REPLACED)
+CHANGES = (*WRITES, FileStatus.REMOVED)
+
+
+class Origin(StrEnum):
+    """How a source came in (kept in its chunks' metadata): a file found in an ingested folder
+    (removed when the folder no longer holds it), a file named on its own, an upload."""
+
+    FOLDER = "folder"
+    FILE = "file"
+    UPLOAD = "upload"
+
+
+# The sources a folder's ingestion owns: its own, and those of indexes from before origins were
+# recorded (the role only ever ingested a folder).
+PRUNED = (Origin.FOLDER.value, None)
 
 
 @dataclass
@@ -67,7 +84,7 @@ class Summary:
 
     @property
     def changed(self) -> bool:
-        return any(f.status in WRITES for f in self.files)
+        return any(f.status in CHANGES for f in self.files)
 
     @property
     def failed(self) -> list[FileResult]:
@@ -83,15 +100,16 @@ class Summary:
         }
 
 
-def expand(paths: Iterable[Path]) -> Iterator[tuple[Path, str]]:
-    """Files to ingest with their source names: a file's own name, or its path inside a folder."""
+def expand(paths: Iterable[Path]) -> Iterator[tuple[Path, str, Origin]]:
+    """Files to ingest with their source names (a file's own name, or its path inside a folder)
+    and origins."""
     for path in paths:
         if path.is_dir():
             for file in sorted(p for p in path.rglob("*") if p.is_file()):
                 if not any(part.startswith(".") for part in file.relative_to(path).parts):
-                    yield file, str(file.relative_to(path))
+                    yield file, str(file.relative_to(path)), Origin.FOLDER
         else:
-            yield path, path.name
+            yield path, path.name, Origin.FILE
 
 
 def file_sha256(path: Path) -> str:
@@ -111,7 +129,9 @@ class Prepared:
     replacing: bool
 
 
-def prepare(path: Path, source: str, store: Store, settings: Settings) -> Prepared | FileResult:
+def prepare(
+    path: Path, source: str, store: Store, settings: Settings, origin: Origin
+) -> Prepared | FileResult:
     """Load and chunk a file, or its final result: unchanged (same SHA-256, every chunk still
     in the index) or failed."""
     if not path.is_file():
@@ -125,6 +145,8 @@ def prepare(path: Path, source: str, store: Store, settings: Settings) -> Prepar
     except LoaderError as exc:
         return FileResult(source, FileStatus.FAILED, reason=str(exc))
     chunks = chunk_sections(sections, settings.chunk_tokens, settings.chunk_overlap, digest)
+    for chunk in chunks:
+        chunk.metadata["origin"] = origin.value
     return Prepared(source, chunks, replacing=bool(old.ids))
 
 
@@ -137,9 +159,14 @@ def store_prepared(
 
 
 def ingest_file(
-    path: Path, source: str, store: Store, embedder: Embedder, settings: Settings
+    path: Path,
+    source: str,
+    store: Store,
+    embedder: Embedder,
+    settings: Settings,
+    origin: Origin = Origin.UPLOAD,
 ) -> FileResult:
-    prepared = prepare(path, source, store, settings)
+    prepared = prepare(path, source, store, settings, origin)
     if isinstance(prepared, FileResult):
         return prepared
     return store_prepared(prepared, embedder.embed([c.text for c in prepared.chunks]), store)
@@ -173,8 +200,11 @@ def ingest_paths(
             at += len(prepared.chunks)
         pending.clear()
 
-    for path, source in expand(paths):
-        prepared = prepare(path, source, store, settings)
+    paths = list(paths)
+    found: set[str] = set()
+    for path, source, origin in expand(paths):
+        found.add(source)
+        prepared = prepare(path, source, store, settings, origin)
         if isinstance(prepared, FileResult):
             if pending:  # keep the summary in the order of the files
                 flush()
@@ -189,4 +219,9 @@ def ingest_paths(
             flush()
     if pending:
         flush()
+    if any(path.is_dir() for path in paths):
+        for source, chunks in store.sources(origins=PRUNED).items():
+            if source not in found:
+                removed = chunks if dry_run else store.delete_source(source)
+                record(FileResult(source, FileStatus.REMOVED, removed=removed))
     return summary

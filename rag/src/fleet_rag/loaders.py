@@ -3,9 +3,11 @@ metadata, or raises LoaderError with a clear, per-file reason; none touches the 
 
 from __future__ import annotations
 
+import logging
 import re
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from fleet_rag.documents import Section
@@ -43,10 +45,11 @@ def load_pdf(path: Path, source: str) -> list[Section]:
     from pypdf.errors import PdfReadError
 
     try:
-        reader = PdfReader(path)
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise LoaderError("encrypted PDF: it needs a password")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        with _quiet("pypdf"):  # its warnings would be printed above the per-file report
+            reader = PdfReader(path)
+            if reader.is_encrypted and not reader.decrypt(""):
+                raise LoaderError("encrypted PDF: it needs a password")
+            pages = [page.extract_text() or "" for page in reader.pages]
     except LoaderError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError, AssertionError) as exc:
@@ -60,6 +63,18 @@ def load_pdf(path: Path, source: str) -> list[Section]:
         sections.append(Section(text=text, source=source, start=offset, page=number))
         offset += len(text) + 1
     return sections
+
+
+@contextmanager
+def _quiet(logger_name: str) -> Iterator[None]:
+    """Hold a library's warnings back: a damaged file gets one clear reason, not its log."""
+    logger = logging.getLogger(logger_name)
+    level = logger.level
+    logger.setLevel(logging.ERROR + 10)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def load_docx(path: Path, source: str) -> list[Section]:
@@ -105,38 +120,62 @@ def load_text(path: Path, source: str) -> list[Section]:
 
 
 def _read_text(path: Path) -> str:
+    """UTF-8 (with or without a byte-order mark), else the charset detected as document tools
+    do it (charset-normalizer: Latin-1, Windows-1252, UTF-16 ...)."""
     data = path.read_bytes()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with its byte-order mark
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
     if b"\x00" in data[:8192]:
         raise LoaderError("binary data in a text file")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise LoaderError(f"not UTF-8 text (byte {exc.start})") from None
+        position = exc.start
+    from charset_normalizer import from_bytes
+
+    matches = list(from_bytes(data))
+    if not matches:
+        raise LoaderError(f"not text in any known encoding (byte {position} is not UTF-8)")
+    # Short Western text often reads equally well in several code pages: between equals, take
+    # Windows-1252, the fallback browsers use for it (it covers Latin-1).
+    best = matches[0]
+    tied = [m for m in matches if (m.chaos, m.coherence) == (best.chaos, best.coherence)]
+    chosen = next((m for m in tied if m.encoding in WESTERN), best)
+    return str(chosen)
+
+
+WESTERN = ("cp1252", "latin_1", "iso8859_15")
 
 
 def _sections_from_blocks(blocks: list[Block], source: str) -> list[Section]:
-    """Group lines under their heading path ("Guide > Install"); a heading opens a section.
-    Offsets count the document's own lines (a Markdown heading with its #s)."""
+    """Group lines under their heading path ("Guide > Install"); a heading opens a section, and
+    a heading with no body of its own is a section of its title. Offsets count the document's
+    own lines (a Markdown heading with its #s)."""
     sections: list[Section] = []
     trail: list[tuple[int, str]] = []
     lines: list[str] = []
-    offset = start = 0
+    offset = start = title_at = 0
 
     def close() -> None:
-        text = "\n".join(lines)
         heading = " > ".join(title for _, title in trail) or None
-        sections.append(Section(text=text, source=source, start=start, heading=heading))
+        if any(line.strip() for line in lines):
+            sections.append(Section("\n".join(lines), source, start, heading=heading))
+        elif trail:
+            sections.append(Section(trail[-1][1], source, title_at, heading=heading))
 
     for level, text, raw in blocks:
         if level is not None:
-            if lines:
+            if lines or trail:
                 close()
             trail = [(lvl, title) for lvl, title in trail if lvl < level] + [(level, text)]
-            lines, start = [], offset + len(raw) + 1
+            lines, start, title_at = [], offset + len(raw) + 1, offset + max(raw.find(text), 0)
         else:
             lines.append(text)
         offset += len(raw) + 1
-    if lines:
+    if lines or trail:
         close()
     return sections
 

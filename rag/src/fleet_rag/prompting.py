@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from fleet_rag.documents import cite
@@ -27,6 +28,16 @@ def grounded_messages(
     system = {"role": "system", "content": f"{SYSTEM}\n\nContext:\n{context}"}
     rest = [dict(m) for m in messages if m.get("role") != "system"]
     return [system, *rest]
+
+
+CITATION = re.compile(r"\[(\d+)\]")
+
+
+def cited(matches: Sequence[Match], answer: str) -> list[Match]:
+    """The passages the answer cites by number ([2]), in the order of their numbers; all of
+    them when it cites none (a model that does not cite still used the context it was given)."""
+    numbers = sorted({int(n) for n in CITATION.findall(answer) if 1 <= int(n) <= len(matches)})
+    return [matches[n - 1] for n in numbers] if numbers else list(matches)
 
 
 def sources_block(matches: Sequence[Match]) -> str:

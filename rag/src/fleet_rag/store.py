@@ -121,14 +121,19 @@ class Store:
             self.collection.delete(ids=ids)
         return len(ids)
 
-    def sources(self) -> dict[str, int]:
-        """Chunk count per source."""
+    def sources(self, origins: Sequence[str | None] | None = None) -> dict[str, int]:
+        """Chunk count per source; with origins, only the sources whose chunks came in that way
+        (None: chunks that record no origin)."""
         counts: Counter[str] = Counter()
         offset = 0
         while True:
             page = self.collection.get(include=["metadatas"], limit=5000, offset=offset)
             metadatas = page.get("metadatas") or []
-            counts.update(str(m.get("source", "?")) for m in metadatas)
+            counts.update(
+                str(m.get("source", "?"))
+                for m in metadatas
+                if origins is None or m.get("origin") in origins
+            )
             if len(metadatas) < 5000:
                 return dict(sorted(counts.items()))
             offset += 5000

@@ -1,5 +1,5 @@
 """A grounded answer, whatever the protocol: retrieve for the last user message, stream Ollama's
-answer to the grounded prompt, end with the Sources list."""
+answer to the grounded prompt, end with the Sources list (the passages the answer cited)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from fleet_rag.embeddings import Embedder
 from fleet_rag.ollama import OllamaError, chat_stream
-from fleet_rag.prompting import grounded_messages, last_user_message, sources_block
+from fleet_rag.prompting import cited, grounded_messages, last_user_message, sources_block
 from fleet_rag.retrieval import retrieve
 from fleet_rag.settings import Settings
 from fleet_rag.store import Match, Store
@@ -50,14 +50,16 @@ async def answer(
     matches: list[Match] = await run_in_threadpool(retrieve, store, embedder, question, settings)
 
     async def pieces() -> AsyncIterator[str]:
+        said: list[str] = []
         async for piece in chat_stream(
             settings.ollama_url,
             settings.ollama_model,
             grounded_messages(messages, matches),
             settings.request_timeout,
         ):
+            said.append(piece)
             yield piece
-        yield sources_block(matches)
+        yield sources_block(cited(matches, "".join(said)))  # what the answer used
 
     return matches, guarded(pieces())
 

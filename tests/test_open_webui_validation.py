@@ -42,3 +42,16 @@ def test_a_bad_shared_state_setting_is_refused_before_any_change(
     output = refused_before_any_change(tmp_path, "open_webui", variables, message)
     assert "Create the application's database user" not in output
     assert "Secret0123" not in output, "a password leaked"
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"fleet_documents_chunk_overlap": 250}, "open_webui_chunk_overlap (1000) below it"),
+        ({"open_webui_rag_top_k": 0}, "open_webui_rag_top_k (0) is 1 or more"),
+    ],
+)
+def test_a_bad_document_search_setting_is_refused_by_name(
+    tmp_path: Path, variables: dict[str, object], message: str
+) -> None:
+    refused_before_any_change(tmp_path, "open_webui", variables, message)

@@ -76,3 +76,15 @@ def test_sources_are_the_passages_the_answer_cites() -> None:
     ]
     assert cited(matches, "No citation here, or a wrong one [7].") == matches
     assert sources_block(cited(matches, "Only [2].")) == "\n\nSources:\n1. doc2.md"
+
+
+def test_a_running_store_follows_a_wiped_and_rebuilt_collection(
+    tmp_path: Path, indexed: Store, embedder: Embedder, settings: Settings
+) -> None:
+    """The service keeps its Store while the vector store is wiped and re-indexed."""
+    indexed.client.delete_collection(indexed.name)
+    rebuilt = Store(indexed.client, indexed.name)
+    assert indexed.count() == 0
+    ingest_paths([tmp_path / "docs"], rebuilt, embedder, settings)
+    matches = retrieve(indexed, embedder, "What do the penguins eat?", settings)
+    assert cite(matches[0].metadata) == "zephyr.md (Zephyr colony > Diet)"

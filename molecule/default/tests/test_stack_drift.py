@@ -1,4 +1,4 @@
-"""Drift on the whole stack: seven hand changes, each named by tools/drift.py (site.yml in
+"""Drift on the whole stack: eight hand changes, each named by tools/drift.py (site.yml in
 check+diff mode); --correct applies site.yml and checks again, which must find nothing. Limited
 to the two hosts changed (a gpu-node and the rag-node): the other gpu-node is configured alike."""
 
@@ -58,6 +58,12 @@ TAMPERS = [
         "chromadb_rag : Ingest the documents",
     ),
     (
+        "a document the corpus does not hold put on the rag-node",
+        RAG_HOST,
+        f"echo 'A stray note.' > {wired('fleet_data_dir')}/documents/stray-notes.txt",
+        "chromadb_rag : Remove the documents gone from the source folder",
+    ),
+    (
         "the Chroma token rotated by hand",
         RAG_HOST,
         "printf rotated-by-hand-0123456789 > /etc/chroma/token",
@@ -105,3 +111,5 @@ def test_hand_changes_are_detected_then_corrected() -> None:
     # The check after the correction is a drift run on a clean stack: it must find nothing.
     assert all(not host["changed"] for host in report("after.json")["hosts"].values())
     assert lab_host(RAG_HOST).service("amazon-cloudwatch-agent.service").is_enabled
+    stray = lab_host(RAG_HOST).file(f"{wired('fleet_data_dir')}/documents/stray-notes.txt")
+    assert not stray.exists

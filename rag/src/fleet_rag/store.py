@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import urlparse
 
 from fleet_rag.documents import Chunk, Metadata
@@ -19,6 +19,7 @@ MAX_BATCH = 2000  # below Chroma's per-request limit
 EMBEDDINGS_UNSUPPORTED = "has no attribute 'tolist'"
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Stored(NamedTuple):
@@ -64,21 +65,38 @@ class Store:
         self.client = client
         self.name = collection
         self.returns_embeddings = True
-        self.collection = client.get_or_create_collection(
-            name=collection, metadata={"hnsw:space": "cosine"}, embedding_function=None
+        self.collection = self._open()
+
+    def _open(self) -> Any:
+        return self.client.get_or_create_collection(
+            name=self.name, metadata={"hnsw:space": "cosine"}, embedding_function=None
         )
+
+    def _reopening(self, call: Callable[[], T]) -> T:
+        """call(), again on the collection of the same name when the one this store opened is
+        gone: the vector store was wiped and rebuilt (re-indexed) while the service ran."""
+        try:
+            return call()
+        except Exception as exc:
+            if type(exc).__name__ != "NotFoundError":
+                raise
+            log.warning("collection %s was recreated: reopening it (%s)", self.name, exc)
+            self.collection = self._open()
+            return call()
 
     @classmethod
     def open(cls, settings: Settings, collection: str | None = None) -> Store:
         return cls(connect(settings), collection or settings.collection)
 
     def count(self) -> int:
-        return int(self.collection.count())
+        return int(self._reopening(lambda: self.collection.count()))
 
     def stored(self, source: str) -> Stored:
         """What the index holds of a source: its chunk ids, the file hash they were made from,
         and whether every chunk of that version is there (a deleted chunk makes it not)."""
-        found = self.collection.get(where={"source": source}, include=["metadatas"])
+        found = self._reopening(
+            lambda: self.collection.get(where={"source": source}, include=["metadatas"])
+        )
         metadatas = found.get("metadatas") or []
         ids = list(found["ids"])
         if not metadatas:
@@ -143,6 +161,9 @@ class Store:
         vector where the server can return it (see EMBEDDINGS_UNSUPPORTED)."""
         if n < 1:
             return []
+        return self._reopening(lambda: self._nearest(embedding, n, vectors))
+
+    def _nearest(self, embedding: Sequence[float], n: int, vectors: bool) -> list[Match]:
         include = ["documents", "metadatas", "distances"]
         if vectors and self.returns_embeddings:
             try:

@@ -21,7 +21,7 @@ export ANSIBLE_FORCE_COLOR := 0
 export PY_COLORS := 0
 
 .PHONY: setup system-packages venv checkov-venv image wheelhouse rag-wheel standin rag-venv lab lab-up lab-services lab-status lab-down \
-	site drift test lint pytest rag-test molecule molecule-roles molecule-stack lock clean
+	site reindex drift test lint pytest rag-test molecule molecule-roles molecule-stack lock clean
 
 ## Setup ---------------------------------------------------------------------------------------
 setup: system-packages venv checkov-venv image wheelhouse rag-wheel standin
@@ -109,6 +109,10 @@ drift:
 
 site:
 	ansible-playbook -i inventories/lab site.yml
+
+# Rebuild the lab's vector store from the corpus folder, PostgreSQL and the uploads bucket.
+reindex:
+	ansible-playbook -i inventories/lab playbooks/reindex.yml
 
 ## Tests ---------------------------------------------------------------------------------------
 test: setup lint pytest rag-test molecule

@@ -175,6 +175,11 @@ module "vector_store" {
   client_security_group_ids = { gpu_hosts = module.security.host_security_group_id }
   chroma_port               = local.chroma_port
   deletion_protection       = var.alb_deletion_protection
+  kms_key_arn               = local.kms_key_arn
+  rag_host_tags             = { Project = var.project, Environment = var.environment, Role = "rag-node" }
+  snapshot_interval_hours   = var.rag_snapshot_interval_hours
+  snapshot_retain           = var.rag_snapshot_retain
+  snapshot_time             = var.rag_snapshot_time
 }
 
 # The rag tier: one CPU host running the fleet's Chroma (and fleet-rag), in one zone, its data

@@ -59,3 +59,8 @@ output "vector_store_address" {
   description = "The rag tier's stable address (Chroma behind its internal load balancer)."
   value       = module.vector_store.dns_name
 }
+
+output "vector_store_snapshot_policy_id" {
+  description = "The Data Lifecycle Manager policy that snapshots the rag-node's data volume (restore: README)."
+  value       = module.vector_store.snapshot_policy_id
+}

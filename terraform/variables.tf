@@ -235,6 +235,24 @@ variable "rag_data_volume_size_gb" {
   }
 }
 
+variable "rag_snapshot_interval_hours" {
+  description = "Hours between snapshots of the rag-node's data volume (Data Lifecycle Manager: 1, 2, 3, 4, 6, 8, 12 or 24)."
+  type        = number
+  default     = 24
+}
+
+variable "rag_snapshot_retain" {
+  description = "Snapshots of the rag-node's data volume kept (the last N)."
+  type        = number
+  default     = 7
+}
+
+variable "rag_snapshot_time" {
+  description = "UTC time (hh:mm) the rag-node's snapshot schedule starts from."
+  type        = string
+  default     = "03:00"
+}
+
 ## Shared state (modules/state) ----------------------------------------------------------------
 
 variable "database_instance_class" {

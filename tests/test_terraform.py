@@ -205,7 +205,12 @@ def test_the_inventory_finds_and_groups_the_hosts_by_the_tags_terraform_sets() -
         for book in sorted((REPO / "playbooks").glob("*.yml"))
         for play in yaml.safe_load(book.read_text())
     ]
-    targeted = {group for play in plays for group in re.split(r"[:,]", str(play["hosts"]))}
+    targeted = {
+        group
+        for play in plays
+        if "hosts" in play
+        for group in re.split(r"[:,]", str(play["hosts"]))
+    }
     assert f"role_{role.replace('-', '_')}" in targeted
 
 
@@ -418,3 +423,33 @@ def test_the_rag_tier_runs_chroma_on_cpu_hosts_behind_a_stable_address() -> None
     template = config.one("aws_launch_template", "this").body
     data_disk = template["block_device_mappings"][1]["ebs"][0]
     assert data_disk["delete_on_termination"] == "${var.data_volume_delete_on_termination}"
+
+
+def test_the_rag_nodes_data_volume_is_snapshotted_on_a_schedule() -> None:
+    """The vector store's fast way back: DLM snapshots the rag-nodes' data volumes (never the
+    boot volume), keeps the last N, with the fleet's key allowed to its role."""
+    config = load()
+    (policy,) = config.of_type("aws_dlm_lifecycle_policy")
+    (details,) = policy.body["policy_details"]
+    assert details["resource_types"] == ["INSTANCE"]
+    assert details["target_tags"] == "${var.rag_host_tags}"
+    assert details["parameters"][0]["exclude_boot_volume"] is True
+    (schedule,) = details["schedule"]
+    assert schedule["retain_rule"][0]["count"] == "${var.snapshot_retain}"
+    assert schedule["create_rule"][0]["interval"] == "${var.snapshot_interval_hours}"
+    # The tags it targets are the ones modules/fleet puts on the rag-node instances.
+    assert config.modules["vector_store"]["rag_host_tags"] == {
+        "Project": "${var.project}",
+        "Environment": "${var.environment}",
+        "Role": "rag-node",
+    }
+    assert config.modules["rag"]["role"] == "rag-node"
+    host_tags = config.locals["modules/fleet:host_tags"]
+    assert {k: host_tags[k] for k in ("Project", "Environment", "Role")} == {
+        "Project": "${var.project}",
+        "Environment": "${var.environment}",
+        "Role": "${var.role}",
+    }
+    (kms,) = [d for d in config.data if d.name == "dlm_kms"]
+    (statement,) = kms.body["statement"]
+    assert statement["resources"] == ["${var.kms_key_arn}"]

@@ -125,3 +125,81 @@ resource "aws_vpc_security_group_egress_rule" "rag_hosts_out" {
   from_port         = each.value.port
   to_port           = each.value.port
 }
+
+# Backups, the fast path back after a lost volume: Data Lifecycle Manager snapshots the data
+# volume of every instance tagged as this fleet's rag-node (not its boot volume) on a schedule,
+# keeps the last few, and tags each snapshot so that a restore finds it (README: "The vector
+# store"). Re-indexing (playbooks/reindex.yml) is the slow path, and also adds what came after
+# the snapshot.
+data "aws_iam_policy_document" "dlm_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["dlm.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "dlm" {
+  name_prefix        = "${var.name}-vector-dlm-"
+  description        = "Data Lifecycle Manager: snapshots of the rag-nodes' data volumes"
+  assume_role_policy = data.aws_iam_policy_document.dlm_assume.json
+}
+
+resource "aws_iam_role_policy_attachment" "dlm" {
+  role       = aws_iam_role.dlm.name
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AWSDataLifecycleManagerServiceRole"
+}
+
+# The volumes are encrypted with the fleet's key: their snapshots are too, with the same key.
+data "aws_iam_policy_document" "dlm_kms" {
+  statement {
+    actions   = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey", "kms:CreateGrant"]
+    resources = [var.kms_key_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "dlm_kms" {
+  name_prefix = "fleet-key-"
+  role        = aws_iam_role.dlm.id
+  policy      = data.aws_iam_policy_document.dlm_kms.json
+}
+
+data "aws_partition" "current" {}
+
+resource "aws_dlm_lifecycle_policy" "rag_data" {
+  description        = "${var.name}: the rag-nodes' data volumes (Chroma)"
+  execution_role_arn = aws_iam_role.dlm.arn
+  state              = "ENABLED"
+
+  policy_details {
+    policy_type    = "EBS_SNAPSHOT_MANAGEMENT"
+    resource_types = ["INSTANCE"]
+    target_tags    = var.rag_host_tags
+
+    parameters {
+      exclude_boot_volume = true
+      no_reboot           = true
+    }
+
+    schedule {
+      name      = "every ${var.snapshot_interval_hours} h, last ${var.snapshot_retain}"
+      copy_tags = true
+
+      create_rule {
+        interval      = var.snapshot_interval_hours
+        interval_unit = "HOURS"
+        times         = [var.snapshot_time]
+      }
+
+      retain_rule {
+        count = var.snapshot_retain
+      }
+
+      tags_to_add = {
+        Backup = "${var.name}-vector-store"
+      }
+    }
+  }
+}

@@ -12,3 +12,8 @@ output "rag_hosts_security_group_id" {
   description = "The rag-nodes' security group."
   value       = aws_security_group.rag_hosts.id
 }
+
+output "snapshot_policy_id" {
+  description = "The Data Lifecycle Manager policy that snapshots the rag-nodes' data volumes."
+  value       = aws_dlm_lifecycle_policy.rag_data.id
+}

@@ -1,0 +1,280 @@
+"""Documents fleet-wide. An ordinary user (not the admin) uploads PDFs to Open WebUI through the
+load balancer, one into a knowledge collection of their own and one as a chat attachment: the
+files land in the uploads bucket, their vectors in the rag tier's Chroma, and a question asked
+through the other gpu-node (addressed directly) is answered from them, the document cited - in
+the API and in a browser. Then the vector store is wiped, as when its volume is lost, and
+`playbooks/reindex.yml` rebuilds it: fleet-rag's corpus and the users' documents are cited again.
+The model behind Open WebUI is the Ollama TEST STAND-IN (it repeats what it was given)."""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+import requests
+from lab_stack import (
+    GPU_HOST,
+    OTHER_GPU_HOST,
+    RAG_HOST,
+    RAG_QUESTION,
+    RAG_SOURCE,
+    SCREENSHOTS,
+    api,
+    host_url,
+    lab_host,
+    signin,
+)
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
+
+from lab.aws import uploads_bucket
+from lab.config import (
+    CHROMA_TARGET_GROUP_PORT,
+    REGION,
+    REPO,
+    lab_network,
+    podman_env,
+    venv_bin,
+    wired,
+)
+from lab.ec2 import DUMMY_CREDENTIALS
+from lab.state import LabState
+
+UPLOADS = REPO / "tests" / "fixtures" / "uploads"
+KNOWLEDGE_FILE = "pelican-ferry-timetable.pdf"
+KNOWLEDGE_QUESTION = "When does the Pelican ferry leave the north pier?"
+KNOWLEDGE_FACT = "07:40"
+ATTACHMENT_FILE = "glacier-station-manual.pdf"
+ATTACHMENT_QUESTION = "How often must the Glacier station heater be refuelled?"
+ATTACHMENT_FACT = "every eleven days"
+MODEL = "llama3.2:1b"
+
+
+@dataclass(frozen=True)
+class Uploads:
+    email: str
+    password: str
+    token: str
+    knowledge_id: str
+    knowledge_name: str
+    knowledge_file_id: str
+    attachment_id: str
+
+
+def upload(url: str, token: str, name: str) -> dict[str, Any]:
+    """A file uploaded as the browser does it, processed (extracted, embedded) before it answers."""
+    response = requests.post(
+        f"{url}/api/v1/files/?process=true&process_in_background=false",
+        headers={"Authorization": f"Bearer {token}"},
+        files={"file": (name, (UPLOADS / name).read_bytes(), "application/pdf")},
+        timeout=300,
+    )
+    assert response.status_code == 200, response.text
+    uploaded: dict[str, Any] = response.json()
+    return uploaded
+
+
+@pytest.fixture(scope="session")
+def uploads(webui_url: str, webui_token: str) -> Uploads:
+    """A user the admin adds, who uploads through the load balancer (either gpu-node serves)."""
+    email = f"reader-{secrets.token_hex(4)}@llm-fleet.local"
+    password = secrets.token_urlsafe(16)
+    api(
+        "POST",
+        f"{webui_url}/api/v1/auths/add",
+        webui_token,
+        {"name": "Fleet Reader", "email": email, "password": password, "role": "user"},
+    )
+    token: str = signin(webui_url, email, password)["token"]
+    name = f"Harbour {secrets.token_hex(3)}"
+    knowledge = api(
+        "POST",
+        f"{webui_url}/api/v1/knowledge/create",
+        token,
+        {"name": name, "description": "Ferry timetables"},
+    )
+    in_knowledge = upload(webui_url, token, KNOWLEDGE_FILE)
+    api(
+        "POST",
+        f"{webui_url}/api/v1/knowledge/{knowledge['id']}/file/add",
+        token,
+        {"file_id": in_knowledge["id"]},
+    )
+    attachment = upload(webui_url, token, ATTACHMENT_FILE)
+    return Uploads(
+        email, password, token, knowledge["id"], name, in_knowledge["id"], attachment["id"]
+    )
+
+
+def ask(url: str, token: str, question: str, files: list[dict[str, str]]) -> dict[str, Any]:
+    reply: dict[str, Any] = api(
+        "POST",
+        f"{url}/api/chat/completions",
+        token,
+        {
+            "model": MODEL,
+            "stream": False,
+            "messages": [{"role": "user", "content": question}],
+            "files": files,
+        },
+    )
+    return reply
+
+
+def cited(reply: dict[str, Any]) -> set[str]:
+    """The documents Open WebUI lists as the answer's sources."""
+    return {str(source.get("source", {}).get("name", "")) for source in reply.get("sources", [])}
+
+
+def answer_text(reply: dict[str, Any]) -> str:
+    return str(reply["choices"][0]["message"]["content"])
+
+
+def chroma_collections() -> set[str]:
+    """The collections in the fleet's Chroma, asked through the rag tier's load balancer."""
+    token = lab_host(RAG_HOST).file("/etc/chroma/token").content_string.strip()
+    base = f"http://{lab_network().load_balancer_address}:{CHROMA_TARGET_GROUP_PORT}"
+    listed = requests.get(
+        f"{base}/api/v2/tenants/default_tenant/databases/default_database/collections",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    assert listed.status_code == 200, listed.text
+    return {str(c["name"]) for c in listed.json()}
+
+
+def test_ordinary_users_may_create_knowledge_collections(uploads: Uploads) -> None:
+    assert uploads.knowledge_id  # created with a user's token: the permission is on
+
+
+def test_the_files_are_in_the_bucket_and_their_vectors_in_the_shared_chroma(
+    uploads: Uploads,
+) -> None:
+    state = LabState.load()
+    assert state is not None
+    s3 = boto3.client("s3", region_name=REGION, endpoint_url=state.endpoint, **DUMMY_CREDENTIALS)
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=uploads_bucket()).get("Contents", [])]
+    for file_id in (uploads.knowledge_file_id, uploads.attachment_id):
+        assert any(file_id in key for key in keys), keys
+    collections = chroma_collections()
+    assert uploads.knowledge_id in collections
+    assert f"file-{uploads.attachment_id}" in collections
+    for name in (GPU_HOST, OTHER_GPU_HOST):  # no gpu-node keeps vectors of its own
+        found = lab_host(name).run(f"find {wired('fleet_data_dir')} -name 'chroma.sqlite3'")
+        assert found.stdout.strip() == "", found.stdout
+
+
+def test_the_other_gpu_node_answers_from_the_collection_and_the_attachment(
+    uploads: Uploads,
+) -> None:
+    other = host_url(OTHER_GPU_HOST)
+    collection = [{"type": "collection", "id": uploads.knowledge_id}]
+    from_knowledge = ask(other, uploads.token, KNOWLEDGE_QUESTION, collection)
+    assert KNOWLEDGE_FILE in cited(from_knowledge), from_knowledge.get("sources")
+    assert KNOWLEDGE_FACT in answer_text(from_knowledge)
+    from_attachment = ask(
+        other, uploads.token, ATTACHMENT_QUESTION, [{"type": "file", "id": uploads.attachment_id}]
+    )
+    assert ATTACHMENT_FILE in cited(from_attachment), from_attachment.get("sources")
+    assert ATTACHMENT_FACT in answer_text(from_attachment)
+
+
+def test_in_a_browser_the_other_gpu_node_answers_citing_the_collection(
+    browser: WebDriver, uploads: Uploads
+) -> None:
+    """The user signs in on the other gpu-node, picks their collection with '#', asks, and sees
+    the answer with the document named among its sources."""
+    wait = WebDriverWait(browser, 60)
+    browser.get(f"{host_url(OTHER_GPU_HOST)}/auth")
+    wait.until(ec.visibility_of_element_located((By.ID, "email"))).send_keys(uploads.email)
+    browser.find_element(By.ID, "password").send_keys(uploads.password)
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    chat_input = wait.until(ec.visibility_of_element_located((By.ID, "chat-input")))
+    for dismiss in browser.find_elements(By.XPATH, '//button[contains(., "Let\'s Go")]'):
+        dismiss.click()
+    chat_input.click()
+    chat_input.send_keys(f"#{uploads.knowledge_name}")
+    pick = (By.XPATH, f'//button[contains(., "{uploads.knowledge_name}")]')
+    wait.until(ec.element_to_be_clickable(pick)).click()
+    chat_input.send_keys(KNOWLEDGE_QUESTION)
+    chat_input.send_keys(Keys.ENTER)
+    WebDriverWait(browser, 180).until(
+        ec.text_to_be_present_in_element((By.TAG_NAME, "body"), KNOWLEDGE_FILE)
+    )
+    WebDriverWait(browser, 60).until(
+        ec.text_to_be_present_in_element((By.TAG_NAME, "body"), KNOWLEDGE_FACT)
+    )
+    browser.save_screenshot(str(SCREENSHOTS / "knowledge-answer.png"))
+    assert (SCREENSHOTS / "knowledge-answer.png").stat().st_size > 10_000
+
+
+def fleet_rag_answer(webui_url: str, token: str) -> str:
+    reply = api(
+        "POST",
+        f"{webui_url}/api/chat/completions",
+        token,
+        {
+            "model": "fleet-rag",
+            "stream": False,
+            "messages": [{"role": "user", "content": RAG_QUESTION}],
+        },
+    )
+    return answer_text(reply)
+
+
+def wipe_the_vector_store() -> None:
+    """The rag-node's Chroma loses its data, as when its volume is lost: stopped, its folder
+    emptied, started again on nothing."""
+    data = f"{wired('fleet_data_dir')}/chroma"
+    for command in (
+        "systemctl stop chroma.service",
+        f"find {data} -mindepth 1 -delete",
+        "systemctl start chroma.service",
+    ):
+        subprocess.run(
+            ["podman", "exec", RAG_HOST, "sh", "-c", command],
+            check=True,
+            env=podman_env(),
+            timeout=120,
+        )
+
+
+@pytest.mark.disruptive
+def test_a_wiped_vector_store_is_rebuilt_by_the_reindex_playbook(
+    uploads: Uploads, webui_url: str, webui_token: str
+) -> None:
+    other = host_url(OTHER_GPU_HOST)
+    knowledge = [{"type": "collection", "id": uploads.knowledge_id}]
+    attachment = [{"type": "file", "id": uploads.attachment_id}]
+    wipe_the_vector_store()
+    lab_host(RAG_HOST).run("systemctl is-active --wait chroma.service")
+    # What a user sees while the vector store is empty: answers without their documents.
+    blind = ask(other, uploads.token, KNOWLEDGE_QUESTION, knowledge)
+    print(f"\nwhile empty, a collection answer cites {cited(blind) or 'nothing'}")
+    assert KNOWLEDGE_FILE not in cited(blind)
+
+    started = time.monotonic()
+    run = subprocess.run(
+        [venv_bin("ansible-playbook"), "-i", "inventories/lab", "playbooks/reindex.yml"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    took = time.monotonic() - started
+    print(run.stdout[-4000:], run.stderr[-2000:])
+    assert run.returncode == 0
+    print(f"reindex.yml (the rag tier converged, the corpus and the uploads indexed): {took:.0f}s")
+
+    assert f"Sources:\n1. {RAG_SOURCE}" in fleet_rag_answer(webui_url, webui_token)
+    assert KNOWLEDGE_FILE in cited(ask(other, uploads.token, KNOWLEDGE_QUESTION, knowledge))
+    assert ATTACHMENT_FILE in cited(ask(other, uploads.token, ATTACHMENT_QUESTION, attachment))

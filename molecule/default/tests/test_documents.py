@@ -94,7 +94,7 @@ def uploads(webui_url: str, webui_token: str) -> Uploads:
         {"name": "Fleet Reader", "email": email, "password": password, "role": "user"},
     )
     token: str = signin(webui_url, email, password)["token"]
-    name = f"Harbour {secrets.token_hex(3)}"
+    name = f"harbour-{secrets.token_hex(3)}"
     knowledge = api(
         "POST",
         f"{webui_url}/api/v1/knowledge/create",
@@ -130,8 +130,12 @@ def ask(url: str, token: str, question: str, files: list[dict[str, str]]) -> dic
 
 
 def cited(reply: dict[str, Any]) -> set[str]:
-    """The documents Open WebUI lists as the answer's sources."""
-    return {str(source.get("source", {}).get("name", "")) for source in reply.get("sources", [])}
+    """The documents Open WebUI lists as the answer's sources (each passage names its file)."""
+    return {
+        str(meta.get("name") or meta.get("source"))
+        for source in reply.get("sources", [])
+        for meta in source.get("metadata", [])
+    }
 
 
 def answer_text(reply: dict[str, Any]) -> str:
@@ -151,7 +155,11 @@ def chroma_collections() -> set[str]:
     return {str(c["name"]) for c in listed.json()}
 
 
-def test_ordinary_users_may_create_knowledge_collections(uploads: Uploads) -> None:
+def test_ordinary_users_may_use_the_models_and_create_knowledge_collections(
+    uploads: Uploads, webui_url: str
+) -> None:
+    models = {m["id"] for m in api("GET", f"{webui_url}/api/models", uploads.token)["data"]}
+    assert {MODEL, "fleet-rag"} <= models  # Open WebUI's default would show a user none
     assert uploads.knowledge_id  # created with a user's token: the permission is on
 
 
@@ -207,11 +215,13 @@ def test_in_a_browser_the_other_gpu_node_answers_citing_the_collection(
     chat_input.send_keys(KNOWLEDGE_QUESTION)
     chat_input.send_keys(Keys.ENTER)
     WebDriverWait(browser, 180).until(
-        ec.text_to_be_present_in_element((By.TAG_NAME, "body"), KNOWLEDGE_FILE)
-    )
-    WebDriverWait(browser, 60).until(
         ec.text_to_be_present_in_element((By.TAG_NAME, "body"), KNOWLEDGE_FACT)
     )
+    # The answer's sources, opened as a user does: the document is named there.
+    sources = (By.XPATH, '//button[contains(., "1 Source")]')
+    wait.until(ec.element_to_be_clickable(sources)).click()
+    named = (By.XPATH, f'//*[normalize-space(text())="{KNOWLEDGE_FILE}"]')
+    wait.until(ec.visibility_of_element_located(named))
     browser.save_screenshot(str(SCREENSHOTS / "knowledge-answer.png"))
     assert (SCREENSHOTS / "knowledge-answer.png").stat().st_size > 10_000
 

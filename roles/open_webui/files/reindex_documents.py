@@ -5,8 +5,9 @@ lost or wiped; what is already indexed is replaced, so a second run changes noth
 
 Signs in as the fleet's admin (email in OPEN_WEBUI_ADMIN_EMAIL, password read from the root-only
 file named by OPEN_WEBUI_ADMIN_PASSWORD_FILE) at OPEN_WEBUI_URL, this host's Open WebUI. Standard
-library only. Its last line of output is one JSON object: {"knowledge_bases", "attachments",
-"failed": [...], "seconds"}; it exits 1 when a file failed."""
+library only. Its last line of output is one JSON object: {"knowledge_bases", "knowledge_files",
+"attachments", "failed": [...], "seconds"}; it exits 1 when an attachment failed (Open WebUI's
+knowledge reindex logs its own failures and goes on)."""
 
 from __future__ import annotations
 
@@ -34,20 +35,17 @@ def call(url: str, token: str = "", body: object = None, method: str = "POST") -
         return json.loads(response.read())
 
 
-def attachments(base: str, token: str) -> list[dict[str, Any]]:
-    """Files not in a knowledge collection: their vectors are their own collection, file-<id>."""
+def listed(url: str, token: str) -> list[dict[str, Any]]:
+    """Every item of one of Open WebUI's paged listings ({"items": [...], "total": n})."""
     found: list[dict[str, Any]] = []
-    page = 1
-    while True:
-        listing = call(f"{base}/api/v1/files/?content=false&page={page}", token, method="GET")
+    for page in range(1, 100_000):
+        listing = call(f"{url}{'&' if '?' in url else '?'}page={page}", token, method="GET")
         items = listing["items"] if isinstance(listing, dict) else listing
-        for item in items:
-            collection = str((item.get("meta") or {}).get("collection_name") or "")
-            if collection in ("", f"file-{item['id']}"):
-                found.append(item)
-        if not items or len(found) >= int(listing.get("total", 0)) or page > 10_000:
-            return found
-        page += 1
+        found += items
+        total = int(listing.get("total", 0)) if isinstance(listing, dict) else len(found)
+        if not items or len(found) >= total:
+            break
+    return found
 
 
 def main() -> int:
@@ -58,12 +56,21 @@ def main() -> int:
         f"{base}/api/v1/auths/signin",
         body={"email": os.environ["OPEN_WEBUI_ADMIN_EMAIL"], "password": password},
     )["token"]
-    knowledge = call(f"{base}/api/v1/knowledge/", token, method="GET")
-    bases = knowledge["items"] if isinstance(knowledge, dict) else knowledge
-    print(f"re-indexing {len(bases)} knowledge collections", flush=True)
+    bases = listed(f"{base}/api/v1/knowledge/", token)
+    in_bases = {
+        item["id"]
+        for knowledge in bases
+        for item in listed(f"{base}/api/v1/knowledge/{knowledge['id']}/files?limit=100", token)
+    }
+    # Chat attachments: the files in no knowledge collection (their vectors are file-<id>).
+    files = [
+        item
+        for item in listed(f"{base}/api/v1/files/?content=false", token)
+        if item["id"] not in in_bases
+    ]
+    print(f"re-indexing {len(bases)} knowledge collections ({len(in_bases)} files)", flush=True)
     call(f"{base}/api/v1/knowledge/reindex", token)
     failed: list[dict[str, str]] = []
-    files = attachments(base, token)
     for number, item in enumerate(files, start=1):
         print(f"re-indexing attachment {number}/{len(files)}: {item['filename']}", flush=True)
         try:
@@ -72,6 +79,7 @@ def main() -> int:
             failed.append({"file": item["filename"], "error": f"{exc.code} {exc.read()[:200]!r}"})
     summary = {
         "knowledge_bases": len(bases),
+        "knowledge_files": len(in_bases),
         "attachments": len(files) - len(failed),
         "failed": failed,
         "seconds": round(time.monotonic() - started, 1),

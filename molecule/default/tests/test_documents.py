@@ -28,6 +28,7 @@ from lab_stack import (
     host_url,
     lab_host,
     signin,
+    wait_until,
 )
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -41,7 +42,6 @@ from lab.config import (
     REGION,
     REPO,
     lab_network,
-    podman_env,
     venv_bin,
     wired,
 )
@@ -142,15 +142,17 @@ def answer_text(reply: dict[str, Any]) -> str:
     return str(reply["choices"][0]["message"]["content"])
 
 
-def chroma_collections() -> set[str]:
-    """The collections in the fleet's Chroma, asked through the rag tier's load balancer."""
+def chroma(path: str) -> requests.Response:
+    """GET from the fleet's Chroma through the rag tier's load balancer, with its token."""
     token = lab_host(RAG_HOST).file("/etc/chroma/token").content_string.strip()
     base = f"http://{lab_network().load_balancer_address}:{CHROMA_TARGET_GROUP_PORT}"
-    listed = requests.get(
-        f"{base}/api/v2/tenants/default_tenant/databases/default_database/collections",
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=30,
+    return requests.get(
+        f"{base}/api/v2/{path}", headers={"Authorization": f"Bearer {token}"}, timeout=30
     )
+
+
+def chroma_collections() -> set[str]:
+    listed = chroma("tenants/default_tenant/databases/default_database/collections")
     assert listed.status_code == 200, listed.text
     return {str(c["name"]) for c in listed.json()}
 
@@ -244,17 +246,11 @@ def wipe_the_vector_store() -> None:
     """The rag-node's Chroma loses its data, as when its volume is lost: stopped, its folder
     emptied, started again on nothing."""
     data = f"{wired('fleet_data_dir')}/chroma"
-    for command in (
-        "systemctl stop chroma.service",
-        f"find {data} -mindepth 1 -delete",
-        "systemctl start chroma.service",
-    ):
-        subprocess.run(
-            ["podman", "exec", RAG_HOST, "sh", "-c", command],
-            check=True,
-            env=podman_env(),
-            timeout=120,
-        )
+    rag_node = lab_host(RAG_HOST)
+    rag_node.check_output("systemctl stop chroma.service")
+    rag_node.check_output(f"find {data} -mindepth 1 -delete")
+    rag_node.check_output("systemctl start chroma.service")
+    wait_until(lambda: chroma("heartbeat").ok, 120)
 
 
 @pytest.mark.disruptive
@@ -265,7 +261,6 @@ def test_a_wiped_vector_store_is_rebuilt_by_the_reindex_playbook(
     knowledge = [{"type": "collection", "id": uploads.knowledge_id}]
     attachment = [{"type": "file", "id": uploads.attachment_id}]
     wipe_the_vector_store()
-    lab_host(RAG_HOST).run("systemctl is-active --wait chroma.service")
     # What a user sees while the vector store is empty: answers without their documents.
     blind = ask(other, uploads.token, KNOWLEDGE_QUESTION, knowledge)
     print(f"\nwhile empty, a collection answer cites {cited(blind) or 'nothing'}")

@@ -1,34 +1,31 @@
-data "aws_partition" "current" {}
-
-data "aws_iam_policy_document" "assume_ec2" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["ec2.amazonaws.com"]
-    }
-  }
-}
-
-resource "aws_iam_role" "host" {
-  name_prefix        = "${var.name}-host-"
-  description        = "GPU hosts: SSM Session Manager and the CloudWatch agent, nothing else"
-  assume_role_policy = data.aws_iam_policy_document.assume_ec2.json
-}
-
 # AWS-managed, least-privilege policies for exactly the two agents the hosts run.
-resource "aws_iam_role_policy_attachment" "managed" {
-  for_each = toset([
-    "AmazonSSMManagedInstanceCore",
-    "CloudWatchAgentServerPolicy",
-  ])
-  role       = aws_iam_role.host.name
-  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/${each.key}"
+module "host_role" {
+  source = "../service_role"
+
+  name_prefix      = "${var.name}-host-"
+  description      = "GPU hosts: SSM Session Manager and the CloudWatch agent, nothing else"
+  service          = "ec2.amazonaws.com"
+  managed_policies = ["AmazonSSMManagedInstanceCore", "CloudWatchAgentServerPolicy"]
+}
+
+moved {
+  from = aws_iam_role.host
+  to   = module.host_role.aws_iam_role.this
+}
+
+moved {
+  from = aws_iam_role_policy_attachment.managed["AmazonSSMManagedInstanceCore"]
+  to   = module.host_role.aws_iam_role_policy_attachment.managed["AmazonSSMManagedInstanceCore"]
+}
+
+moved {
+  from = aws_iam_role_policy_attachment.managed["CloudWatchAgentServerPolicy"]
+  to   = module.host_role.aws_iam_role_policy_attachment.managed["CloudWatchAgentServerPolicy"]
 }
 
 resource "aws_iam_instance_profile" "host" {
   name_prefix = "${var.name}-host-"
-  role        = aws_iam_role.host.name
+  role        = module.host_role.name
 }
 
 # Ansible's aws_ssm connection moves files through an S3 bucket; the hosts read and write only
@@ -88,7 +85,7 @@ data "aws_iam_policy_document" "ssm_bucket" {
 
 resource "aws_iam_role_policy" "ssm_bucket" {
   name   = "ssm-transfer-bucket"
-  role   = aws_iam_role.host.id
+  role   = module.host_role.id
   policy = data.aws_iam_policy_document.ssm_bucket.json
 }
 
@@ -124,6 +121,6 @@ data "aws_iam_policy_document" "shared_state" {
 
 resource "aws_iam_role_policy" "shared_state" {
   name   = "shared-state"
-  role   = aws_iam_role.host.id
+  role   = module.host_role.id
   policy = data.aws_iam_policy_document.shared_state.json
 }

@@ -5,7 +5,7 @@ output "instance_profile_name" {
 
 output "role_arn" {
   description = "Role of the GPU hosts."
-  value       = aws_iam_role.host.arn
+  value       = module.host_role.arn
 }
 
 output "ssm_bucket_name" {

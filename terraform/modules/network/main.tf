@@ -145,16 +145,6 @@ resource "aws_cloudwatch_log_group" "flow_logs" {
   kms_key_id        = var.kms_key_arn
 }
 
-data "aws_iam_policy_document" "flow_logs_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["vpc-flow-logs.amazonaws.com"]
-    }
-  }
-}
-
 data "aws_iam_policy_document" "flow_logs_write" {
   statement {
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
@@ -162,20 +152,28 @@ data "aws_iam_policy_document" "flow_logs_write" {
   }
 }
 
-resource "aws_iam_role" "flow_logs" {
-  name_prefix        = "${var.name}-flow-logs-"
-  assume_role_policy = data.aws_iam_policy_document.flow_logs_assume.json
+module "flow_logs_role" {
+  source = "../service_role"
+
+  name_prefix     = "${var.name}-flow-logs-"
+  description     = "VPC flow logs of ${var.name} into their log group"
+  service         = "vpc-flow-logs.amazonaws.com"
+  inline_policies = { write-flow-logs = data.aws_iam_policy_document.flow_logs_write.json }
 }
 
-resource "aws_iam_role_policy" "flow_logs" {
-  name   = "write-flow-logs"
-  role   = aws_iam_role.flow_logs.id
-  policy = data.aws_iam_policy_document.flow_logs_write.json
+moved {
+  from = aws_iam_role.flow_logs
+  to   = module.flow_logs_role.aws_iam_role.this
+}
+
+moved {
+  from = aws_iam_role_policy.flow_logs
+  to   = module.flow_logs_role.aws_iam_role_policy.inline["write-flow-logs"]
 }
 
 resource "aws_flow_log" "this" {
   vpc_id          = aws_vpc.this.id
   traffic_type    = "ALL"
   log_destination = aws_cloudwatch_log_group.flow_logs.arn
-  iam_role_arn    = aws_iam_role.flow_logs.arn
+  iam_role_arn    = module.flow_logs_role.arn
 }

@@ -94,25 +94,23 @@ resource "aws_db_parameter_group" "this" {
   }
 }
 
-data "aws_iam_policy_document" "rds_monitoring_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["monitoring.rds.amazonaws.com"]
-    }
-  }
+module "rds_monitoring_role" {
+  source = "../service_role"
+
+  name_prefix      = "${var.name}-rds-mon-"
+  description      = "RDS enhanced monitoring of ${var.name}"
+  service          = "monitoring.rds.amazonaws.com"
+  managed_policies = ["service-role/AmazonRDSEnhancedMonitoringRole"]
 }
 
-resource "aws_iam_role" "rds_monitoring" {
-  name_prefix        = "${var.name}-rds-mon-"
-  description        = "RDS enhanced monitoring of ${var.name}"
-  assume_role_policy = data.aws_iam_policy_document.rds_monitoring_assume.json
+moved {
+  from = aws_iam_role.rds_monitoring
+  to   = module.rds_monitoring_role.aws_iam_role.this
 }
 
-resource "aws_iam_role_policy_attachment" "rds_monitoring" {
-  role       = aws_iam_role.rds_monitoring.name
-  policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
+moved {
+  from = aws_iam_role_policy_attachment.rds_monitoring
+  to   = module.rds_monitoring_role.aws_iam_role_policy_attachment.managed["service-role/AmazonRDSEnhancedMonitoringRole"]
 }
 
 resource "aws_db_instance" "this" {
@@ -151,7 +149,7 @@ resource "aws_db_instance" "this" {
   auto_minor_version_upgrade = true
 
   monitoring_interval                   = 30
-  monitoring_role_arn                   = aws_iam_role.rds_monitoring.arn
+  monitoring_role_arn                   = module.rds_monitoring_role.arn
   performance_insights_enabled          = true
   performance_insights_kms_key_id       = var.kms_key_arn
   performance_insights_retention_period = 7

@@ -131,27 +131,6 @@ resource "aws_vpc_security_group_egress_rule" "rag_hosts_out" {
 # keeps the last few, and tags each snapshot so that a restore finds it (README: "The vector
 # store"). Re-indexing (playbooks/reindex.yml) is the slow path, and also adds what came after
 # the snapshot.
-data "aws_iam_policy_document" "dlm_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["dlm.amazonaws.com"]
-    }
-  }
-}
-
-resource "aws_iam_role" "dlm" {
-  name_prefix        = "${var.name}-vector-dlm-"
-  description        = "Data Lifecycle Manager: snapshots of the rag-nodes' data volumes"
-  assume_role_policy = data.aws_iam_policy_document.dlm_assume.json
-}
-
-resource "aws_iam_role_policy_attachment" "dlm" {
-  role       = aws_iam_role.dlm.name
-  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AWSDataLifecycleManagerServiceRole"
-}
-
 # The volumes are encrypted with the fleet's key: their snapshots are too, with the same key.
 data "aws_iam_policy_document" "dlm_kms" {
   statement {
@@ -160,17 +139,19 @@ data "aws_iam_policy_document" "dlm_kms" {
   }
 }
 
-resource "aws_iam_role_policy" "dlm_kms" {
-  name_prefix = "fleet-key-"
-  role        = aws_iam_role.dlm.id
-  policy      = data.aws_iam_policy_document.dlm_kms.json
-}
+module "dlm_role" {
+  source = "../service_role"
 
-data "aws_partition" "current" {}
+  name_prefix      = "${var.name}-vector-dlm-"
+  description      = "Data Lifecycle Manager: snapshots of the rag-nodes' data volumes"
+  service          = "dlm.amazonaws.com"
+  managed_policies = ["service-role/AWSDataLifecycleManagerServiceRole"]
+  inline_policies  = { fleet-key = data.aws_iam_policy_document.dlm_kms.json }
+}
 
 resource "aws_dlm_lifecycle_policy" "rag_data" {
   description        = "${var.name}: the rag-nodes' data volumes (Chroma)"
-  execution_role_arn = aws_iam_role.dlm.arn
+  execution_role_arn = module.dlm_role.arn
   state              = "ENABLED"
 
   policy_details {

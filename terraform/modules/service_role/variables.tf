@@ -1,0 +1,26 @@
+variable "name_prefix" {
+  description = "Prefix of the role's name (AWS adds a unique suffix)."
+  type        = string
+}
+
+variable "description" {
+  description = "What the role is for."
+  type        = string
+}
+
+variable "service" {
+  description = "The service principal that assumes the role (e.g. dlm.amazonaws.com)."
+  type        = string
+}
+
+variable "managed_policies" {
+  description = "AWS-managed policies to attach, by their path under arn:aws:iam::aws:policy/ (e.g. service-role/AmazonRDSEnhancedMonitoringRole)."
+  type        = set(string)
+  default     = []
+}
+
+variable "inline_policies" {
+  description = "Inline policies: name -> policy JSON (names known at plan time)."
+  type        = map(string)
+  default     = {}
+}

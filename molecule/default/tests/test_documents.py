@@ -265,6 +265,7 @@ def test_a_wiped_vector_store_is_rebuilt_by_the_reindex_playbook(
     blind = ask(other, uploads.token, KNOWLEDGE_QUESTION, knowledge)
     print(f"\nwhile empty, a collection answer cites {cited(blind) or 'nothing'}")
     assert KNOWLEDGE_FILE not in cited(blind)
+    assert "Sources: none" in fleet_rag_answer(webui_url, webui_token)  # said, not an error
 
     started = time.monotonic()
     run = subprocess.run(

@@ -114,6 +114,9 @@ module "monitoring" {
   load_balancer_dimension = module.load_balancer.arn_suffix
   target_group_dimension  = module.load_balancer.target_group_arn_suffix
   log_retention_days      = var.log_retention_days
+  # A new host may take this long to be configured before it is in service: a shortfall that
+  # lasts longer is an alarm, not a scale-out in progress.
+  configure_timeout_seconds = var.configure_timeout_seconds
 }
 
 locals {

@@ -453,3 +453,28 @@ def test_the_rag_nodes_data_volume_is_snapshotted_on_a_schedule() -> None:
     (kms,) = [d for d in config.data if d.name == "dlm_kms"]
     (statement,) = kms.body["statement"]
     assert statement["resources"] == ["${var.kms_key_arn}"]
+
+
+def test_an_alarm_fires_when_hosts_stay_out_of_service_longer_than_a_configure() -> None:
+    """A scale-out in progress is not an alarm; a shortfall that outlasts the launch hook's
+    timeout is (hosts failing to configure, or capacity the region cannot give)."""
+    config = load()
+    alarm = config.one("aws_cloudwatch_metric_alarm", "below_desired").body
+    queries = {q["id"]: q for q in alarm["metric_query"]}
+    assert queries["shortfall"]["expression"] == "desired - in_service"
+    assert queries["shortfall"]["return_data"] is True
+    for name, metric in (
+        ("desired", "GroupDesiredCapacity"),
+        ("in_service", "GroupInServiceInstances"),
+    ):
+        assert queries[name]["metric"][0]["metric_name"] == metric
+    assert alarm["evaluation_periods"] == "${ceil(var.configure_timeout_seconds / 300) + 1}"
+    assert config.modules["monitoring"]["configure_timeout_seconds"] == (
+        "${var.configure_timeout_seconds}"
+    )
+    fleet_group = config.one("aws_autoscaling_group", "this").body
+    assert {"GroupDesiredCapacity", "GroupInServiceInstances"} <= set(
+        fleet_group["enabled_metrics"]
+    )
+    (hook,) = fleet_group["initial_lifecycle_hook"]
+    assert hook["heartbeat_timeout"] == "${var.configure_timeout_seconds}"

@@ -88,6 +88,49 @@ resource "aws_cloudwatch_metric_alarm" "host" {
   ok_actions          = [aws_sns_topic.alarms.arn]
 }
 
+# Fewer hosts in service than the group wants, for longer than a new host may take to be
+# configured (the launch hook's timeout, plus one period): hosts are failing to configure or to
+# launch (capacity, quotas), and scaling is not carrying the load it decided on.
+resource "aws_cloudwatch_metric_alarm" "below_desired" {
+  alarm_name          = "${var.name}-below-desired"
+  alarm_description   = "Fewer GPU hosts in service than desired for longer than a host takes to be configured."
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  evaluation_periods  = ceil(var.configure_timeout_seconds / 300) + 1
+  treat_missing_data  = "missing"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+
+  metric_query {
+    id          = "shortfall"
+    expression  = "desired - in_service"
+    label       = "Hosts missing from service"
+    return_data = true
+  }
+
+  metric_query {
+    id = "desired"
+    metric {
+      namespace   = "AWS/AutoScaling"
+      metric_name = "GroupDesiredCapacity"
+      dimensions  = { AutoScalingGroupName = var.autoscaling_group_name }
+      period      = 300
+      stat        = "Minimum"
+    }
+  }
+
+  metric_query {
+    id = "in_service"
+    metric {
+      namespace   = "AWS/AutoScaling"
+      metric_name = "GroupInServiceInstances"
+      dimensions  = { AutoScalingGroupName = var.autoscaling_group_name }
+      period      = 300
+      stat        = "Maximum"
+    }
+  }
+}
+
 resource "aws_cloudwatch_metric_alarm" "alb" {
   for_each            = local.alb_alarms
   alarm_name          = "${var.name}-${each.key}"

@@ -37,3 +37,8 @@ variable "log_retention_days" {
   description = "Retention of the hosts' log groups."
   type        = number
 }
+
+variable "configure_timeout_seconds" {
+  description = "How long a launched host may take to be configured and put in service (the launch lifecycle hook's timeout)."
+  type        = number
+}

@@ -151,33 +151,38 @@ WESTERN = ("cp1252", "latin_1", "iso8859_15")
 
 
 def _sections_from_blocks(blocks: list[Block], source: str) -> list[Section]:
-    """Group lines under their heading path ("Guide > Install"); a heading opens a section, and
-    a heading with no body of its own is a section of its title. Offsets count the document's
-    own lines (a Markdown heading with its #s)."""
+    """Group lines under their heading path ("Guide > Install"); a heading opens a section.
+    A document of headings alone (an outline) is indexed by its titles. Offsets count the
+    document's own lines (a Markdown heading with its #s)."""
     sections: list[Section] = []
+    titles: list[Section] = []
     trail: list[tuple[int, str]] = []
     lines: list[str] = []
-    offset = start = title_at = 0
+    offset = start = 0
 
     def close() -> None:
         heading = " > ".join(title for _, title in trail) or None
         if any(line.strip() for line in lines):
             sections.append(Section("\n".join(lines), source, start, heading=heading))
-        elif trail:
-            sections.append(Section(trail[-1][1], source, title_at, heading=heading))
 
     for level, text, raw in blocks:
         if level is not None:
-            if lines or trail:
-                close()
+            close()
             trail = [(lvl, title) for lvl, title in trail if lvl < level] + [(level, text)]
-            lines, start, title_at = [], offset + len(raw) + 1, offset + max(raw.find(text), 0)
+            titles.append(
+                Section(
+                    text,
+                    source,
+                    offset + max(raw.find(text), 0),
+                    heading=" > ".join(title for _, title in trail),
+                )
+            )
+            lines, start = [], offset + len(raw) + 1
         else:
             lines.append(text)
         offset += len(raw) + 1
-    if lines or trail:
-        close()
-    return sections
+    close()
+    return sections or [t for t in titles if t.text.strip()]
 
 
 LOADERS: dict[str, Callable[[Path, str], list[Section]]] = {

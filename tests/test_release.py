@@ -1,0 +1,78 @@
+"""The release artifact built from this repository: what a host needs to configure itself, no
+tests or caches, the same bytes from the same inputs, refused when its checksum does not match.
+Real wheels from the wheelhouse stand for the hosts' and the toolchain's (a subset, for time)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from lab.config import REPO
+from tools.release import build, verify
+
+WHEELHOUSE = REPO / ".cache" / "wheelhouse"
+
+
+@pytest.fixture
+def wheels(tmp_path: Path) -> tuple[Path, list[Path]]:
+    small = sorted(WHEELHOUSE.glob("*.whl"), key=lambda w: w.stat().st_size)[:4]
+    if len(small) < 4:
+        pytest.skip("no wheelhouse: `make wheelhouse` builds it")
+    hosts = tmp_path / "hosts"
+    hosts.mkdir()
+    for wheel in small[:3]:
+        shutil.copy(wheel, hosts)
+    large = hosts / "big_cuda_build-1.0-py3-none-any.whl"
+    large.write_bytes(b"\0" * (2 * 1024 * 1024))
+    return hosts, [small[3]]
+
+
+def test_the_release_holds_what_a_host_applies_and_nothing_else(
+    tmp_path: Path, wheels: tuple[Path, list[Path]]
+) -> None:
+    hosts, apply = wheels
+    built = build("1.2.3", tmp_path / "out", hosts, apply, carry_limit_mb=1)
+    with tarfile.open(built.artifact) as archive:
+        names = archive.getnames()
+        version = archive.extractfile("llm-fleet/VERSION")
+        assert version is not None and version.read() == b"1.2.3\n"
+    needed = ["site.yml", "ansible.cfg", "playbooks/serving.yml", "inventories/aws_ec2.yml"]
+    needed += ["roles/open_webui/tasks/main.yml", "plugins/callback/drift_report.py"]
+    for name in needed:
+        assert f"llm-fleet/{name}" in names, name
+    assert not [n for n in names if "/molecule/" in n or "__pycache__" in n or n.endswith(".pyc")]
+    assert f"llm-fleet/wheels/apply/{apply[0].name}" in names
+    carried = sorted(n.rsplit("/", 1)[1] for n in names if n.startswith("llm-fleet/wheels/hosts/"))
+    assert carried == sorted(w.name for w in hosts.glob("*.whl") if not w.name.startswith("big"))
+    # The wheel over the carry limit sits beside the artifact, named with its digest.
+    manifest = json.loads(built.manifest.read_text())
+    assert manifest["sha256"] == built.sha256 and manifest["python"] == "3.11"
+    assert [b["name"] for b in manifest["beside"]] == ["big_cuda_build-1.0-py3-none-any.whl"]
+    assert (tmp_path / "out" / "beside" / "big_cuda_build-1.0-py3-none-any.whl").exists()
+    verify(built.artifact, (tmp_path / "out" / "llm-fleet-1.2.3.tar.gz.sha256").read_text())
+
+
+def test_the_same_tree_gives_the_same_bytes(
+    tmp_path: Path, wheels: tuple[Path, list[Path]]
+) -> None:
+    hosts, apply = wheels
+    first = build("7", tmp_path / "a", hosts, apply, carry_limit_mb=1)
+    second = build("7", tmp_path / "b", hosts, apply, carry_limit_mb=1)
+    assert first.sha256 == second.sha256
+
+
+def test_a_changed_artifact_and_a_bad_version_are_refused(
+    tmp_path: Path, wheels: tuple[Path, list[Path]]
+) -> None:
+    hosts, apply = wheels
+    built = build("8", tmp_path / "out", hosts, apply, carry_limit_mb=1)
+    with built.artifact.open("ab") as handle:
+        handle.write(b"tampered")
+    with pytest.raises(SystemExit, match="expected"):
+        verify(built.artifact, built.sha256)
+    with pytest.raises(SystemExit, match="not a plain name"):
+        build("../../etc", tmp_path / "out", hosts, apply, carry_limit_mb=1)

@@ -1,0 +1,225 @@
+"""The fleet's release: one versioned, checksummed artifact a host can configure itself from.
+
+`python -m tools.release build --version V` writes artifacts/release/:
+  llm-fleet-V.tar.gz          site.yml, ansible.cfg, playbooks/, roles/ (without their Molecule
+                              scenarios), plugins/, the production inventory and group_vars, the
+                              pins; wheels/apply/ (the toolchain a host runs site.yml with:
+                              ansible, which brings the pinned collections, and boto3, for the
+                              hosts' Python); wheels/hosts/ (what the roles pip-install)
+  llm-fleet-V.tar.gz.sha256   its SHA-256, which the host checks before it unpacks anything
+  llm-fleet-V.manifest.json   the version, the artifact's digest, and the wheels too large to carry
+                              (over --carry-limit-mb: torch's CUDA build in production), which sit
+                              beside it in S3 and are named here with their own digests
+  beside/                     those wheels
+The same inputs give the same bytes (sorted entries, fixed times and owners), so a rebuild of an
+unchanged tree is the same release.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import io
+import json
+import re
+import subprocess
+import sys
+import tarfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab.config import REPO
+
+# What a host needs to run site.yml against itself, relative to the repository.
+TREE = (
+    "ansible.cfg",
+    "site.yml",
+    "playbooks",
+    "roles",
+    "plugins",
+    "inventories/aws_ec2.yml",
+    "inventories/group_vars",
+    "collections/requirements.yml",
+    "requirements-dev.txt",
+    "requirements-hosts.txt",
+    "constraints.txt",
+)
+# Never in a release: tests, caches, bytecode.
+EXCLUDED = re.compile(r"(^|/)(molecule|__pycache__|\.pytest_cache|\.mypy_cache)(/|$)|\.pyc$")
+# The part of the controller toolchain (requirements-dev.txt) a host runs site.yml with.
+APPLY_TOOLCHAIN = ("ansible", "ansible-core", "boto3", "botocore")
+# The hosts' Python: Debian 12's.
+HOST_PYTHON = "3.11"
+HOST_PLATFORMS = ("manylinux_2_36_x86_64", "manylinux_2_28_x86_64", "manylinux2014_x86_64")
+FIXED_MTIME = 315532800  # 1980-01-01, as the wheels' reproducible builds use
+PREFIX = "llm-fleet"
+
+
+@dataclass(frozen=True)
+class Built:
+    artifact: Path
+    sha256: str
+    manifest: Path
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def pins(requirements: Path, names: Sequence[str]) -> list[str]:
+    """The `name==version` lines of requirements for these names, each required."""
+    found = {}
+    for line in requirements.read_text().splitlines():
+        match = re.match(r"^([A-Za-z0-9_.-]+)(\[[^\]]*\])?==(\S+)", line.strip())
+        if match:
+            found[match.group(1).lower()] = f"{match.group(1)}=={match.group(3)}"
+    missing = [name for name in names if name.lower() not in found]
+    if missing:
+        raise SystemExit(f"release: {requirements.name} pins no {', '.join(missing)}")
+    return [found[name.lower()] for name in names]
+
+
+def tree_files(root: Path) -> Iterator[tuple[Path, str]]:
+    """The release's files from the repository, sorted, with their names inside the release."""
+    for entry in TREE:
+        path = root / entry
+        if not path.exists():
+            raise SystemExit(f"release: {entry} is missing from {root}")
+        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+        for file in files:
+            name = str(file.relative_to(root))
+            if not EXCLUDED.search(name):
+                yield file, name
+
+
+def download_apply_toolchain(root: Path, dest: Path) -> list[Path]:
+    """The apply toolchain's wheels for the hosts' Python, from PyPI (or pip's configured index)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    platforms = [f"--platform={platform}" for platform in HOST_PLATFORMS]
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:",
+         f"--python-version={HOST_PYTHON}", *platforms, "--dest", str(dest),
+         "--constraint", str(root / "constraints.txt"),
+         *pins(root / "requirements-dev.txt", APPLY_TOOLCHAIN)],
+        check=True,
+    )  # fmt: skip
+    return sorted(dest.glob("*.whl"))
+
+
+def add_file(archive: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) -> None:
+    info = tarfile.TarInfo(f"{PREFIX}/{name}")
+    info.size, info.mode, info.mtime = len(data), mode, FIXED_MTIME
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    archive.addfile(info, io.BytesIO(data))
+
+
+def build(
+    version: str,
+    out: Path,
+    host_wheels: Path,
+    apply_wheels: Sequence[Path],
+    carry_limit_mb: int,
+    root: Path = REPO,
+) -> Built:
+    if not re.fullmatch(r"[0-9A-Za-z][0-9A-Za-z._-]{0,63}", version):
+        raise SystemExit(
+            f"release: version {version!r} is not a plain name (letters, digits, . _ -)"
+        )
+    wheels = sorted(host_wheels.glob("*.whl"))
+    if not wheels:
+        raise SystemExit(f"release: no wheels in {host_wheels} (`make wheelhouse` builds them)")
+    if not apply_wheels:
+        raise SystemExit("release: no apply toolchain wheels")
+    out.mkdir(parents=True, exist_ok=True)
+    beside_dir = out / "beside"
+    beside_dir.mkdir(exist_ok=True)
+    limit = carry_limit_mb * 1024 * 1024
+    beside = [w for w in wheels if w.stat().st_size > limit]
+    artifact = out / f"{PREFIX}-{version}.tar.gz"
+    with (
+        artifact.open("wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as zipped,
+        tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as archive,
+    ):
+        for path, name in tree_files(root):
+            add_file(
+                archive, name, path.read_bytes(), 0o755 if path.stat().st_mode & 0o100 else 0o644
+            )
+        for wheel in sorted(apply_wheels):
+            add_file(archive, f"wheels/apply/{wheel.name}", wheel.read_bytes())
+        for wheel in wheels:
+            if wheel not in beside:
+                add_file(archive, f"wheels/hosts/{wheel.name}", wheel.read_bytes())
+        add_file(archive, "VERSION", f"{version}\n".encode())
+    digest = sha256_of(artifact)
+    artifact.with_name(artifact.name + ".sha256").write_text(f"{digest}  {artifact.name}\n")
+    for wheel in beside:
+        target = beside_dir / wheel.name
+        if not target.exists() or sha256_of(target) != sha256_of(wheel):
+            target.write_bytes(wheel.read_bytes())
+    manifest = out / f"{PREFIX}-{version}.manifest.json"
+    manifest.write_text(
+        json.dumps(
+            {
+                "version": version,
+                "artifact": artifact.name,
+                "sha256": digest,
+                "python": HOST_PYTHON,
+                "beside": [
+                    {"name": w.name, "sha256": sha256_of(w), "bytes": w.stat().st_size}
+                    for w in beside
+                ],
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    return Built(artifact, digest, manifest)
+
+
+def verify(artifact: Path, expected: str) -> None:
+    """Refuse an artifact whose SHA-256 is not the one recorded for its version."""
+    actual = sha256_of(artifact)
+    if actual != expected.strip().split()[0]:
+        raise SystemExit(f"release: {artifact.name} has SHA-256 {actual}, expected {expected}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.release", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    make = sub.add_parser("build", help="build the release artifact")
+    make.add_argument("--version", required=True)
+    make.add_argument("--out", type=Path, default=REPO / "artifacts" / "release")
+    make.add_argument("--host-wheels", type=Path, default=REPO / ".cache" / "wheelhouse")
+    make.add_argument(
+        "--apply-wheels",
+        type=Path,
+        default=REPO / ".cache" / "apply-wheels",
+        help="the apply toolchain's wheels (downloaded there when the folder is empty)",
+    )
+    make.add_argument("--carry-limit-mb", type=int, default=400)
+    check = sub.add_parser("verify", help="check an artifact against its .sha256")
+    check.add_argument("artifact", type=Path)
+    args = parser.parse_args(argv)
+    if args.command == "verify":
+        verify(args.artifact, args.artifact.with_name(args.artifact.name + ".sha256").read_text())
+        print(f"{args.artifact.name}: SHA-256 matches")
+        return 0
+    apply_wheels = sorted(args.apply_wheels.glob("*.whl")) or download_apply_toolchain(
+        REPO, args.apply_wheels
+    )
+    built = build(args.version, args.out, args.host_wheels, apply_wheels, args.carry_limit_mb)
+    size = built.artifact.stat().st_size / 1024 / 1024
+    print(f"{built.artifact} ({size:.0f} MiB) sha256 {built.sha256}\n{built.manifest}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -9,10 +9,12 @@ import shutil
 import tarfile
 from pathlib import Path
 
+import boto3
 import pytest
 
-from lab.config import REPO
-from tools.release import build, verify
+from lab.config import REGION, REPO
+from lab.ec2 import DUMMY_CREDENTIALS, MotoServer
+from tools.release import build, fetch, publish, verify
 
 WHEELHOUSE = REPO / ".cache" / "wheelhouse"
 
@@ -76,3 +78,25 @@ def test_a_changed_artifact_and_a_bad_version_are_refused(
         verify(built.artifact, built.sha256)
     with pytest.raises(SystemExit, match="not a plain name"):
         build("../../etc", tmp_path / "out", hosts, apply, carry_limit_mb=1)
+
+
+def test_a_published_release_is_what_a_host_fetches_and_a_changed_one_is_refused(
+    tmp_path: Path, wheels: tuple[Path, list[Path]], moto_server: MotoServer
+) -> None:
+    """Against moto's S3 and SSM (the lab's AWS API), as a host does it with its instance role."""
+    hosts, apply = wheels
+    built = build("2.0.0", tmp_path / "out", hosts, apply, carry_limit_mb=1)
+    options = {"region_name": REGION, "endpoint_url": moto_server.endpoint, **DUMMY_CREDENTIALS}
+    s3, ssm = boto3.client("s3", **options), boto3.client("ssm", **options)
+    s3.create_bucket(Bucket="fleet-releases")
+    record = publish(built, "fleet-releases", "llm-fleet/test", s3, ssm)
+    assert record["version"] == "2.0.0" and record["sha256"] == built.sha256
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket="fleet-releases")["Contents"]}
+    assert "releases/2.0.0/big_cuda_build-1.0-py3-none-any.whl" in keys
+    assert "releases/2.0.0/llm-fleet-2.0.0.tar.gz.sha256" in keys
+    fetched, artifact = fetch("llm-fleet/test", tmp_path / "host", s3, ssm)
+    assert fetched == record and artifact.read_bytes() == built.artifact.read_bytes()
+    # An artifact replaced in the bucket after it was recorded is not applied.
+    s3.put_object(Bucket="fleet-releases", Key="releases/2.0.0/llm-fleet-2.0.0.tar.gz", Body=b"x")
+    with pytest.raises(SystemExit, match="expected"):
+        fetch("llm-fleet/test", tmp_path / "host2", s3, ssm)

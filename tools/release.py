@@ -29,6 +29,7 @@ import tarfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from lab.config import REPO
 
@@ -189,6 +190,49 @@ def verify(artifact: Path, expected: str) -> None:
     actual = sha256_of(artifact)
     if actual != expected.strip().split()[0]:
         raise SystemExit(f"release: {artifact.name} has SHA-256 {actual}, expected {expected}")
+
+
+def release_parameter(prefix: str) -> str:
+    """The SSM parameter that names the release the fleet runs: /<Project>/<Environment>/release."""
+    return f"/{prefix.strip('/')}/release"
+
+
+def publish(built: Built, bucket: str, prefix: str, s3: Any, ssm: Any) -> dict[str, str]:
+    """Upload the artifact, its checksum, manifest and the wheels beside it under
+    s3://bucket/releases/<version>/, then record it as the fleet's release (last, so that no host
+    is pointed at a release before all of it is there)."""
+    manifest = json.loads(built.manifest.read_text())
+    key = f"releases/{manifest['version']}"
+    uploads = [built.artifact, built.artifact.with_name(built.artifact.name + ".sha256")]
+    uploads += [built.manifest]
+    uploads += [built.artifact.parent / "beside" / b["name"] for b in manifest["beside"]]
+    for path in uploads:
+        s3.upload_file(str(path), bucket, f"{key}/{path.name}")
+    record = {
+        "version": manifest["version"],
+        "sha256": built.sha256,
+        "artifact": f"s3://{bucket}/{key}/{built.artifact.name}",
+    }
+    ssm.put_parameter(
+        Name=release_parameter(prefix), Value=json.dumps(record), Type="String", Overwrite=True
+    )
+    return record
+
+
+def fetch(prefix: str, dest: Path, s3: Any, ssm: Any) -> tuple[dict[str, str], Path]:
+    """The fleet's release as its parameter names it, downloaded and checked (SystemExit when
+    its SHA-256 differs: nothing is unpacked from an artifact that does not match)."""
+    record: dict[str, str] = json.loads(
+        ssm.get_parameter(Name=release_parameter(prefix))["Parameter"]["Value"]
+    )
+    match = re.fullmatch(r"s3://([^/]+)/(.+)", record["artifact"])
+    if match is None:
+        raise SystemExit(f"release: {record['artifact']!r} is not an s3:// address")
+    dest.mkdir(parents=True, exist_ok=True)
+    artifact = dest / match.group(2).rsplit("/", 1)[-1]
+    s3.download_file(match.group(1), match.group(2), str(artifact))
+    verify(artifact, record["sha256"])
+    return record, artifact
 
 
 def main(argv: Sequence[str] | None = None) -> int:

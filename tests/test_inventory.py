@@ -14,6 +14,7 @@ import yaml
 
 from lab.ec2 import MotoServer, run_tagged_instance
 from tests.helpers import group_hosts, inventory_list
+from tools.self_inventory import write
 
 PRODUCTION = Path("inventories/aws_ec2.yml")
 LAB = Path("inventories/lab/aws_ec2.yml")
@@ -154,3 +155,25 @@ def test_lab_and_production_group_hosts_the_same_way(repo: Path) -> None:
     assert lab["keyed_groups"] == production["keyed_groups"]
     assert lab["filters"]["tag:Project"] == production["filters"]["tag:Project"]
     assert lab["filters"]["instance-state-name"] == "running"
+
+
+def test_a_hosts_own_inventory_is_the_production_one_narrowed_to_it(
+    fleet: dict[str, dict[str, Any]], moto_server: MotoServer, repo: Path, tmp_path: Path
+) -> None:
+    """What a host configuring itself runs site.yml with: the same host name, groups and
+    hostvars as the controller's production inventory gives it, reached locally."""
+    production = inventory_list(
+        pointed_at(PRODUCTION, repo, tmp_path, moto_server.endpoint), **CREDENTIALS
+    )
+    own_id = fleet["gpu-b"]["InstanceId"]
+    (tmp_path / "self").mkdir()
+    mine = write(pointed_at(PRODUCTION, repo, tmp_path / "self", moto_server.endpoint), own_id)
+    assert mine.name.endswith("aws_ec2.yml")
+    narrowed = inventory_list(mine, **CREDENTIALS)
+    host = f"gpu-b_{own_id}"
+    assert set(narrowed["_meta"]["hostvars"]) == {host}
+    groups = {g for g, v in production.items() if host in v.get("hosts", [])}
+    assert groups == {g for g, v in narrowed.items() if host in v.get("hosts", [])}
+    assert {"role_gpu_node", "env_prod", "az_us_east_1b"} <= groups
+    expected = dict(production["_meta"]["hostvars"][host], ansible_connection="local")
+    assert narrowed["_meta"]["hostvars"][host] == expected

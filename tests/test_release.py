@@ -44,6 +44,7 @@ def test_the_release_holds_what_a_host_applies_and_nothing_else(
         assert version is not None and version.read() == b"1.2.3\n"
     needed = ["site.yml", "ansible.cfg", "playbooks/serving.yml", "inventories/aws_ec2.yml"]
     needed += ["roles/open_webui/tasks/main.yml", "plugins/callback/drift_report.py"]
+    needed += ["tools/self_inventory.py"]
     for name in needed:
         assert f"llm-fleet/{name}" in names, name
     assert not [n for n in names if "/molecule/" in n or "__pycache__" in n or n.endswith(".pyc")]

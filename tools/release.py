@@ -46,6 +46,7 @@ TREE = (
     "requirements-dev.txt",
     "requirements-hosts.txt",
     "constraints.txt",
+    "tools/self_inventory.py",
 )
 # Never in a release: tests, caches, bytecode.
 EXCLUDED = re.compile(r"(^|/)(molecule|__pycache__|\.pytest_cache|\.mypy_cache)(/|$)|\.pyc$")

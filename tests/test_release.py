@@ -14,7 +14,8 @@ import pytest
 
 from lab.config import REGION, REPO
 from lab.ec2 import DUMMY_CREDENTIALS, MotoServer
-from tools.release import build, fetch, publish, verify
+from tools.host_apply import fetch
+from tools.release import build, publish, verify
 
 WHEELHOUSE = REPO / ".cache" / "wheelhouse"
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import hashlib
 import io
 import json
 import re
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.config import REPO
+from tools.host_apply import release_parameter, sha256_of
 
 # What a host needs to run site.yml against itself, relative to the repository.
 TREE = (
@@ -64,14 +64,6 @@ class Built:
     artifact: Path
     sha256: str
     manifest: Path
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def pins(requirements: Path, names: Sequence[str]) -> list[str]:
@@ -193,11 +185,6 @@ def verify(artifact: Path, expected: str) -> None:
         raise SystemExit(f"release: {artifact.name} has SHA-256 {actual}, expected {expected}")
 
 
-def release_parameter(prefix: str) -> str:
-    """The SSM parameter that names the release the fleet runs: /<Project>/<Environment>/release."""
-    return f"/{prefix.strip('/')}/release"
-
-
 def publish(built: Built, bucket: str, prefix: str, s3: Any, ssm: Any) -> dict[str, str]:
     """Upload the artifact, its checksum, manifest and the wheels beside it under
     s3://bucket/releases/<version>/, then record it as the fleet's release (last, so that no host
@@ -218,22 +205,6 @@ def publish(built: Built, bucket: str, prefix: str, s3: Any, ssm: Any) -> dict[s
         Name=release_parameter(prefix), Value=json.dumps(record), Type="String", Overwrite=True
     )
     return record
-
-
-def fetch(prefix: str, dest: Path, s3: Any, ssm: Any) -> tuple[dict[str, str], Path]:
-    """The fleet's release as its parameter names it, downloaded and checked (SystemExit when
-    its SHA-256 differs: nothing is unpacked from an artifact that does not match)."""
-    record: dict[str, str] = json.loads(
-        ssm.get_parameter(Name=release_parameter(prefix))["Parameter"]["Value"]
-    )
-    match = re.fullmatch(r"s3://([^/]+)/(.+)", record["artifact"])
-    if match is None:
-        raise SystemExit(f"release: {record['artifact']!r} is not an s3:// address")
-    dest.mkdir(parents=True, exist_ok=True)
-    artifact = dest / match.group(2).rsplit("/", 1)[-1]
-    s3.download_file(match.group(1), match.group(2), str(artifact))
-    verify(artifact, record["sha256"])
-    return record, artifact
 
 
 def main(argv: Sequence[str] | None = None) -> int:

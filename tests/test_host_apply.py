@@ -1,0 +1,112 @@
+"""A host configuring itself (tools/host_apply.py): it completes its own lifecycle action only,
+and abandons - with the reason on its console - when the release does not match its checksum or
+does not converge. S3 and SSM are moto's (the lab's AWS API); moto 5.2.5 does not implement
+CompleteLifecycleAction (it answers 500), so the Auto Scaling calls go to botocore's Stubber,
+which validates each request against the service's API model: which part is which, said here.
+The successful converge is the whole-stack scenario's (a lab host applying a real release)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from lab.config import REGION
+from lab.ec2 import DUMMY_CREDENTIALS, MotoServer
+from tests.test_release import wheels  # noqa: F401  (the fixture)
+from tools.host_apply import Identity, complete, main
+from tools.release import build, publish
+
+HOOK = "llm-fleet-prod-gpu-node-configure"
+ME = Identity(
+    "i-0123456789abcdef0",
+    REGION,
+    {
+        "Project": "llm-fleet",
+        "Environment": "test",
+        "Role": "gpu-node",
+        "aws:autoscaling:groupName": "llm-fleet-prod-gpu-node-2026",
+    },
+)
+
+
+def autoscaling_expecting(result: str) -> tuple[Any, Stubber]:
+    client = boto3.client("autoscaling", region_name=REGION, **DUMMY_CREDENTIALS)
+    stubber = Stubber(client)
+    stubber.add_response(
+        "complete_lifecycle_action",
+        {},
+        {
+            "LifecycleHookName": HOOK,
+            "AutoScalingGroupName": ME.group,
+            "LifecycleActionResult": result,
+            "InstanceId": ME.instance_id,
+        },
+    )
+    stubber.activate()
+    return client, stubber
+
+
+def test_a_host_completes_its_own_action_in_its_own_group() -> None:
+    client, stubber = autoscaling_expecting("CONTINUE")
+    complete(client, ME, HOOK, "CONTINUE")
+    stubber.assert_no_pending_responses()
+    with pytest.raises(ValueError):
+        complete(client, ME, HOOK, "PROCEED")
+
+
+@pytest.fixture
+def aws(moto_server: MotoServer) -> tuple[Any, Any]:
+    options = {"region_name": REGION, "endpoint_url": moto_server.endpoint, **DUMMY_CREDENTIALS}
+    s3, ssm = boto3.client("s3", **options), boto3.client("ssm", **options)
+    s3.create_bucket(Bucket="fleet-releases")
+    return s3, ssm
+
+
+def run_main(
+    tmp_path: Path, aws: tuple[Any, Any], result: str, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, dict[str, Any], str]:
+    client, stubber = autoscaling_expecting(result)
+    home = tmp_path / "home"
+    code = main(HOOK, home / "apply.log", lambda region: (*aws, client), who=ME, home=home)
+    stubber.assert_no_pending_responses()
+    out = capsys.readouterr().out
+    return code, json.loads(out.strip().splitlines()[-1]), out
+
+
+def test_a_release_that_does_not_match_its_checksum_is_abandoned(
+    tmp_path: Path,
+    wheels: tuple[Path, list[Path]],  # noqa: F811
+    aws: tuple[Any, Any],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    hosts, apply = wheels
+    s3, ssm = aws
+    publish(build("3.0.0", tmp_path / "out", hosts, apply, 1), "fleet-releases", ME.prefix, s3, ssm)
+    s3.put_object(Bucket="fleet-releases", Key="releases/3.0.0/llm-fleet-3.0.0.tar.gz", Body=b"x")
+    code, result, out = run_main(tmp_path, aws, "ABANDON", capsys)
+    assert code == 1 and result["result"] == "ABANDON" and "expected" in result["reason"]
+    assert "llm-fleet-apply: failed: SystemExit: release: llm-fleet-3.0.0.tar.gz" in out
+    assert "failed: SystemExit" in (tmp_path / "home" / "apply.log").read_text()
+    assert not (tmp_path / "home" / "releases").exists()  # nothing unpacked
+
+
+def test_a_release_that_does_not_converge_is_abandoned_with_the_reason(
+    tmp_path: Path,
+    wheels: tuple[Path, list[Path]],  # noqa: F811
+    aws: tuple[Any, Any],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Its toolchain wheels are not ansible's: the venv step fails, offline, and says so."""
+    hosts, apply = wheels
+    s3, ssm = aws
+    publish(build("4.0.0", tmp_path / "out", hosts, apply, 1), "fleet-releases", ME.prefix, s3, ssm)
+    code, result, _ = run_main(tmp_path, aws, "ABANDON", capsys)
+    assert code == 1 and result["version"] == "4.0.0"
+    assert set(result["steps"]) == {"identity", "fetch", "converge"}
+    assert "CalledProcessError" in result["reason"] and "pip" in result["reason"]
+    assert (tmp_path / "home" / "current" / "VERSION").read_text() == "4.0.0\n"

@@ -1,0 +1,241 @@
+"""A host configures itself from the fleet's release, then completes its own launch lifecycle
+action: CONTINUE when site.yml converged it and its services passed their health gates, ABANDON
+(with the reason on the console and in the log) otherwise. Run by the launch template's user data
+with Debian's python3-boto3; everything after the download comes from the release itself.
+
+Steps, each timed (the closing line is one JSON object with the timings and the result):
+  identity   the instance id, region, tags and auto scaling group from IMDSv2
+  fetch      the release the SSM parameter /<Project>/<Environment>/release names, from S3,
+             checked against its SHA-256 before anything is unpacked
+  toolchain  a venv from the release's wheels/apply (no index: PyPI is never reached)
+  converge   site.yml with the production inventory narrowed to this host (tools/self_inventory)
+  complete   CompleteLifecycleAction for this instance, this group's hook only
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+import sys
+import tarfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+IMDS = "http://169.254.169.254"
+HOME = Path("/opt/llm-fleet")
+# The log file (in the wiring's fleet_log_dir, which the user data passes: the CloudWatch agent
+# ships it once the host is configured); set by main.
+_log: Path | None = None
+
+
+@dataclass(frozen=True)
+class Identity:
+    instance_id: str
+    region: str
+    tags: dict[str, str]
+
+    @property
+    def prefix(self) -> str:
+        """Where the fleet's state and release are published: <Project>/<Environment>."""
+        return f"{self.tags['Project']}/{self.tags['Environment']}"
+
+    @property
+    def group(self) -> str:
+        return self.tags["aws:autoscaling:groupName"]
+
+
+@dataclass
+class Timings:
+    steps: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        started = time.monotonic()
+        say(f"{name}: started")
+        try:
+            yield
+        finally:
+            self.steps[name] = round(time.monotonic() - started, 1)
+            say(f"{name}: {self.steps[name]} s")
+
+
+def say(message: str) -> None:
+    """To the console (the instance's console output) and the log the CloudWatch agent ships."""
+    line = f"llm-fleet-apply: {message}"
+    print(line, flush=True)
+    if _log is None:
+        return
+    try:
+        _log.parent.mkdir(parents=True, exist_ok=True)
+        with _log.open("a") as log:
+            log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {line}\n")
+    except OSError:
+        pass
+
+
+def imds(path: str, token: str, base: str = IMDS) -> str:
+    request = urllib.request.Request(f"{base}/latest/{path}")
+    request.add_header("X-aws-ec2-metadata-token", token)
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return str(response.read().decode())
+
+
+def identity(base: str = IMDS) -> Identity:
+    """This instance, from IMDSv2 (its tags too: the launch template enables them there)."""
+    request = urllib.request.Request(f"{base}/latest/api/token", method="PUT")
+    request.add_header("X-aws-ec2-metadata-token-ttl-seconds", "300")
+    with urllib.request.urlopen(request, timeout=5) as response:
+        token = response.read().decode()
+    document = json.loads(imds("dynamic/instance-identity/document", token, base))
+    names = imds("meta-data/tags/instance", token, base).split()
+    tags = {name: imds(f"meta-data/tags/instance/{name}", token, base) for name in names}
+    for needed in ("Project", "Environment", "Role", "aws:autoscaling:groupName"):
+        if needed not in tags:
+            raise SystemExit(f"this instance has no {needed} tag")
+    return Identity(document["instanceId"], document["region"], tags)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def release_parameter(prefix: str) -> str:
+    """The SSM parameter that names the release the fleet runs: /<Project>/<Environment>/release."""
+    return f"/{prefix.strip('/')}/release"
+
+
+def fetch(prefix: str, dest: Path, s3: Any, ssm: Any) -> tuple[dict[str, str], Path]:
+    """The release /<prefix>/release names, downloaded to dest and checked (SystemExit when its
+    SHA-256 differs from the recorded one: nothing is unpacked from it)."""
+    record: dict[str, str] = json.loads(
+        ssm.get_parameter(Name=release_parameter(prefix))["Parameter"]["Value"]
+    )
+    match = re.fullmatch(r"s3://([^/]+)/(.+)", record["artifact"])
+    if match is None:
+        raise SystemExit(f"release: {record['artifact']!r} is not an s3:// address")
+    dest.mkdir(parents=True, exist_ok=True)
+    artifact = dest / match.group(2).rsplit("/", 1)[-1]
+    s3.download_file(match.group(1), match.group(2), str(artifact))
+    actual = sha256_of(artifact)
+    if actual != record["sha256"]:
+        artifact.unlink()
+        raise SystemExit(
+            f"release: {artifact.name} has SHA-256 {actual}, expected {record['sha256']}"
+        )
+    return record, artifact
+
+
+def unpack(artifact: Path, version: str, home: Path = HOME) -> Path:
+    """The release under home/releases/<version>, home/current pointing at it."""
+    target = home / "releases" / version
+    if not (target / "VERSION").exists():
+        target.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(artifact) as archive:
+            archive.extractall(target, filter="data")
+    release = target / "llm-fleet"
+    current = home / "current"
+    current.unlink(missing_ok=True)
+    current.symlink_to(release)
+    return release
+
+
+def complete(autoscaling: Any, who: Identity, hook: str, result: str, reason: str = "") -> None:
+    """This instance's own launch lifecycle action, in its own group."""
+    if result not in ("CONTINUE", "ABANDON"):
+        raise ValueError(result)
+    say(f"completing the launch lifecycle action: {result}{' - ' + reason if reason else ''}")
+    autoscaling.complete_lifecycle_action(
+        LifecycleHookName=hook,
+        AutoScalingGroupName=who.group,
+        LifecycleActionResult=result,
+        InstanceId=who.instance_id,
+    )
+
+
+def run(argv: list[str], **kwargs: Any) -> None:
+    say("$ " + " ".join(argv))
+    subprocess.run(argv, check=True, **kwargs)
+
+
+def apply(release: Path, who: Identity, venv: Path = HOME / "venv") -> None:
+    """The toolchain from the release's own wheels, then site.yml on this host alone."""
+    run([sys.executable, "-m", "venv", "--clear", str(venv)])
+    wheels = release / "wheels" / "apply"
+    run([str(venv / "bin" / "pip"), "install", "--quiet", "--no-index",
+         f"--find-links={wheels}", "ansible", "ansible-core", "boto3", "botocore"])  # fmt: skip
+    inventory = release / "inventories" / "aws_ec2.yml"
+    run([str(venv / "bin" / "python"), str(release / "tools" / "self_inventory.py"),
+         str(inventory), who.instance_id])  # fmt: skip
+    hosts = release / "wheels" / "hosts"
+    run(
+        [str(venv / "bin" / "ansible-playbook"), "-i", str(inventory.with_name("self.aws_ec2.yml")),
+         "site.yml",
+         "-e", f"open_webui_pip_find_links={hosts} chromadb_rag_pip_find_links={hosts}",
+         "-e", "open_webui_pip_no_index=true chromadb_rag_pip_no_index=true"],
+        cwd=release,
+    )  # fmt: skip
+
+
+def main(
+    hook: str,
+    log: Path,
+    clients: Callable[[str], tuple[Any, Any, Any]],
+    who: Identity | None = None,
+    home: Path = HOME,
+) -> int:
+    global _log
+    _log = log
+    timings = Timings()
+    result = {"result": "ABANDON", "steps": timings.steps}
+    autoscaling = None
+    try:
+        with timings.step("identity"):
+            who = who or identity()
+            s3, ssm, autoscaling = clients(who.region)
+        with timings.step("fetch"):
+            record, artifact = fetch(who.prefix, home / "downloads", s3, ssm)
+            release = unpack(artifact, record["version"], home)
+            result["version"] = record["version"]
+        with timings.step("converge"):
+            apply(release, who, home / "venv")
+        with timings.step("complete"):
+            complete(autoscaling, who, hook, "CONTINUE")
+        result["result"] = "CONTINUE"
+    except (Exception, SystemExit) as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+        say(f"failed: {reason}")
+        result["reason"] = reason
+        if autoscaling is not None and who is not None:
+            try:
+                complete(autoscaling, who, hook, "ABANDON", reason)
+            except Exception as again:  # the hook's timeout abandons it anyway
+                say(f"could not abandon: {again}")
+    print(json.dumps(result), flush=True)
+    return 0 if result["result"] == "CONTINUE" else 1
+
+
+def aws_clients(region: str) -> tuple[Any, Any, Any]:
+    import boto3
+
+    return (
+        boto3.client("s3", region_name=region),
+        boto3.client("ssm", region_name=region),
+        boto3.client("autoscaling", region_name=region),
+    )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        raise SystemExit("usage: host_apply.py <launch lifecycle hook name> <log file>")
+    raise SystemExit(main(sys.argv[1], Path(sys.argv[2]), aws_clients))

@@ -18,31 +18,37 @@ from botocore.stub import Stubber
 from lab.config import REGION
 from lab.ec2 import DUMMY_CREDENTIALS, MotoServer
 from tests.test_release import wheels  # noqa: F401  (the fixture)
-from tools.host_apply import Identity, complete, main
+from tools.host_apply import Identity, complete, in_group, main
 from tools.release import build, publish
 
 HOOK = "llm-fleet-prod-gpu-node-configure"
-ME = Identity(
-    "i-0123456789abcdef0",
-    REGION,
-    {
-        "Project": "llm-fleet",
-        "Environment": "test",
-        "Role": "gpu-node",
-        "aws:autoscaling:groupName": "llm-fleet-prod-gpu-node-2026",
-    },
-)
+GROUP = "llm-fleet-test-gpu-node-2026"
+# As IMDS gives it: the fleet's tags, not the aws: ones (the group comes from the API).
+ME = Identity("i-0123456789abcdef0", REGION, {"Project": "llm-fleet", "Environment": "test"})
 
 
 def autoscaling_expecting(result: str) -> tuple[Any, Stubber]:
     client = boto3.client("autoscaling", region_name=REGION, **DUMMY_CREDENTIALS)
     stubber = Stubber(client)
+    instance = {
+        "InstanceId": ME.instance_id,
+        "AutoScalingGroupName": GROUP,
+        "AvailabilityZone": "us-east-1a",
+        "LifecycleState": "Pending:Wait",
+        "HealthStatus": "HEALTHY",
+        "ProtectedFromScaleIn": False,
+    }
+    stubber.add_response(
+        "describe_auto_scaling_instances",
+        {"AutoScalingInstances": [instance]},
+        {"InstanceIds": [ME.instance_id]},
+    )
     stubber.add_response(
         "complete_lifecycle_action",
         {},
         {
             "LifecycleHookName": HOOK,
-            "AutoScalingGroupName": ME.group,
+            "AutoScalingGroupName": GROUP,
             "LifecycleActionResult": result,
             "InstanceId": ME.instance_id,
         },
@@ -53,7 +59,7 @@ def autoscaling_expecting(result: str) -> tuple[Any, Stubber]:
 
 def test_a_host_completes_its_own_action_in_its_own_group() -> None:
     client, stubber = autoscaling_expecting("CONTINUE")
-    complete(client, ME, HOOK, "CONTINUE")
+    complete(client, in_group(ME, client), HOOK, "CONTINUE")
     stubber.assert_no_pending_responses()
     with pytest.raises(ValueError):
         complete(client, ME, HOOK, "PROCEED")

@@ -96,10 +96,24 @@ def identity(base: str = IMDS) -> Identity:
     document = json.loads(imds("dynamic/instance-identity/document", token, base))
     names = imds("meta-data/tags/instance", token, base).split()
     tags = {name: imds(f"meta-data/tags/instance/{name}", token, base) for name in names}
-    for needed in ("Project", "Environment", "Role", "aws:autoscaling:groupName"):
+    for needed in ("Project", "Environment", "Role"):
         if needed not in tags:
             raise SystemExit(f"this instance has no {needed} tag")
     return Identity(document["instanceId"], document["region"], tags)
+
+
+def in_group(who: Identity, autoscaling: Any) -> Identity:
+    """The identity with its auto scaling group, asked of the Auto Scaling API (the aws: tags are
+    not among the instance's metadata tags)."""
+    if "aws:autoscaling:groupName" in who.tags:
+        return who
+    found = autoscaling.describe_auto_scaling_instances(InstanceIds=[who.instance_id])
+    groups = [i["AutoScalingGroupName"] for i in found["AutoScalingInstances"]]
+    if not groups:
+        raise SystemExit(f"{who.instance_id} is in no auto scaling group")
+    return Identity(
+        who.instance_id, who.region, {**who.tags, "aws:autoscaling:groupName": groups[0]}
+    )
 
 
 def sha256_of(path: Path) -> str:
@@ -203,6 +217,7 @@ def main(
         with timings.step("identity"):
             who = who or identity()
             s3, ssm, autoscaling = clients(who.region)
+            who = in_group(who, autoscaling)
         with timings.step("fetch"):
             record, artifact = fetch(who.prefix, home / "downloads", s3, ssm)
             release = unpack(artifact, record["version"], home)

@@ -60,6 +60,7 @@ module "iam" {
   state_secret_arns        = concat(module.state.secret_arns, [module.state.database_master_secret_arn])
   state_parameter_path_arn = "arn:${data.aws_partition.current.partition}:ssm:${var.aws_region}:${data.aws_caller_identity.current.account_id}:parameter/${var.project}/${var.environment}/state"
   uploads_bucket_arn       = module.state.uploads_bucket_arn
+  release_parameter_arn    = "arn:${data.aws_partition.current.partition}:ssm:${var.aws_region}:${data.aws_caller_identity.current.account_id}:parameter/${var.project}/${var.environment}/release"
 }
 
 module "load_balancer" {
@@ -92,6 +93,7 @@ module "fleet" {
   root_volume_size_gb       = var.root_volume_size_gb
   data_volume_size_gb       = var.data_volume_size_gb
   data_dir                  = local.wiring.fleet_data_dir
+  log_dir                   = local.wiring.fleet_log_dir
   min_size                  = var.fleet_min_size
   desired_capacity          = var.fleet_desired_capacity
   max_size                  = var.fleet_max_size
@@ -205,6 +207,7 @@ module "rag" {
   data_volume_size_gb               = var.rag_data_volume_size_gb
   data_volume_delete_on_termination = false
   data_dir                          = local.wiring.fleet_data_dir
+  log_dir                           = local.wiring.fleet_log_dir
   min_size                          = 1
   desired_capacity                  = 1
   max_size                          = 1

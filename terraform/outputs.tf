@@ -64,3 +64,8 @@ output "vector_store_snapshot_policy_id" {
   description = "The Data Lifecycle Manager policy that snapshots the rag-node's data volume (restore: README)."
   value       = module.vector_store.snapshot_policy_id
 }
+
+output "release_bucket_name" {
+  description = "Where tools/release.py publishes releases (releases/<version>/)."
+  value       = module.iam.release_bucket_name
+}

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from lab.config import REPO
+from lab.user_data import HOST_APPLY, TEMPLATE, USER_DATA_LIMIT, fleet_values, render
 from tests.hcl import TERRAFORM, checkov_skips, load
 
 CHECKOV = REPO / ".venv-checkov" / "bin" / "checkov"
@@ -59,10 +60,13 @@ def test_terraform_validates_with_the_aws_provider(tmp_path: Path) -> None:
         )
     work = tmp_path / "terraform"
     shutil.copytree(TERRAFORM, work, ignore=shutil.ignore_patterns(".terraform*"))
-    # terraform reads the wiring's files and Open WebUI's pool sizes
+    # terraform reads the wiring's files and Open WebUI's pool sizes, and the user data carries
+    # the hosts' self-configuration script
     for defaults in ("fleet_wiring", "open_webui"):
         folder = Path("roles") / defaults / "defaults"
         shutil.copytree(REPO / folder, tmp_path / folder)
+    (tmp_path / "tools").mkdir()
+    shutil.copy(REPO / "tools" / "host_apply.py", tmp_path / "tools")
     init = terraform("init", "-backend=false", f"-plugin-dir={PLUGIN_DIR}", cwd=work)
     assert init.returncode == 0, init.stdout + init.stderr
     validate = terraform("validate", "-json", cwd=work)
@@ -251,14 +255,45 @@ def test_user_data_script_passes_shellcheck(tmp_path: Path) -> None:
     shellcheck = shutil.which("shellcheck")
     if shellcheck is None:
         pytest.skip("shellcheck is not installed (make setup installs it)")
-    template = (TERRAFORM / "modules/fleet/user_data.sh.tftpl").read_text()
-    assert "${data_label}" in template and "${data_dir}" in template
-    script = tmp_path / "user_data.sh"
-    script.write_text(
-        template.replace("${data_label}", "llmfleet-data").replace("${data_dir}", "/var/lib/x")
+    for data_volume in (True, False):
+        script = tmp_path / f"user_data_{data_volume}.sh"
+        script.write_text(render(fleet_values("llm-fleet-prod-gpu-node-configure", data_volume)))
+        proc = subprocess.run(
+            [shellcheck, str(script)], capture_output=True, text=True, check=False
+        )
+        assert proc.returncode == 0, proc.stdout
+
+
+def test_user_data_fits_ec2s_limit_and_carries_the_self_configuration() -> None:
+    rendered = render(fleet_values("llm-fleet-prod-gpu-node-configure", True))
+    assert len(rendered.encode()) < USER_DATA_LIMIT
+    assert HOST_APPLY.read_text() in rendered
+    assert "host_apply.py llm-fleet-prod-gpu-node-configure /var/log/llm-fleet/" in rendered
+    fleet = load()
+    template = fleet.one("aws_launch_template", "this").body
+    assert "tools/host_apply.py" in template["user_data"]
+    assert fleet.locals["modules/fleet:configure_hook"] == "${var.name}-${var.role}-configure"
+    (hook,) = fleet.one("aws_autoscaling_group", "this").body["initial_lifecycle_hook"]
+    assert hook["name"] == "${local.configure_hook}"
+
+
+@needs_terraform
+def test_the_lab_renders_the_user_data_as_terraform_does(tmp_path: Path) -> None:
+    """lab/user_data.py against terraform's own templatefile() (terraform console, no provider)."""
+    values = fleet_values("llm-fleet-lab-gpu-node-configure", False)
+    (tmp_path / "values.json").write_text(json.dumps(values))
+    expression = f'templatefile("{TEMPLATE}", jsondecode(file("{tmp_path}/values.json")))'
+    proc = subprocess.run(
+        [str(TERRAFORM_BIN), "console"],
+        input=f"jsonencode({expression})\n",
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
-    proc = subprocess.run([shellcheck, str(script)], capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stdout
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(json.loads(proc.stdout)) == render(values)
 
 
 ## Shared state (modules/state), the rag tier (modules/vector_store, module "rag") --------------

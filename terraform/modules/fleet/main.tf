@@ -6,6 +6,8 @@ data "aws_ssm_parameter" "ami" {
 locals {
   ami_id = var.ami_id != "" ? var.ami_id : nonsensitive(data.aws_ssm_parameter.ami[0].value)
 
+  # The launch lifecycle hook each new host completes itself (user data: tools/host_apply.py).
+  configure_hook = "${var.name}-${var.role}-configure"
   # Exactly the tags inventories/aws_ec2.yml filters (Project) and groups (Role, Environment) on.
   host_tags = {
     Name        = "${var.name}-${var.role}"
@@ -22,8 +24,12 @@ resource "aws_launch_template" "this" {
   instance_type = var.instance_type
   ebs_optimized = true
   user_data = base64encode(templatefile("${path.module}/user_data.sh.tftpl", {
-    data_label = "llmfleet-data"
-    data_dir   = var.data_dir
+    data_label  = "llmfleet-data"
+    data_dir    = var.data_dir
+    data_volume = true
+    log_dir     = var.log_dir
+    hook_name   = local.configure_hook
+    host_apply  = file("${path.module}/../../../tools/host_apply.py")
   }))
 
   iam_instance_profile {
@@ -111,7 +117,7 @@ resource "aws_autoscaling_group" "this" {
   }
 
   initial_lifecycle_hook {
-    name                 = "${var.name}-${var.role}-configure"
+    name                 = local.configure_hook
     lifecycle_transition = "autoscaling:EC2_INSTANCE_LAUNCHING"
     heartbeat_timeout    = var.configure_timeout_seconds
     # A host Ansible never finished is not put in service.

@@ -129,3 +129,8 @@ variable "data_volume_delete_on_termination" {
   type        = bool
   default     = true
 }
+
+variable "log_dir" {
+  description = "The hosts' log folder (the wiring's fleet_log_dir), where the self-configuration logs."
+  type        = string
+}

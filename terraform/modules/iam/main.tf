@@ -124,3 +124,53 @@ resource "aws_iam_role_policy" "shared_state" {
   role   = module.host_role.id
   policy = data.aws_iam_policy_document.shared_state.json
 }
+
+# Releases (tools/release.py publishes them under releases/<version>/; the deploy records the one
+# the fleet runs in /<project>/<environment>/release): kept, versioned, encrypted.
+module "release_bucket" {
+  source = "../private_bucket"
+
+  name_prefix     = "${var.name}-release-"
+  kms_key_arn     = var.kms_key_arn
+  noncurrent_days = 30
+}
+
+# A host configures itself (tools/host_apply.py): it reads the release and the parameter naming
+# it, finds its own auto scaling group and completes the launch lifecycle action - of the
+# fleet's own groups only (their names start with <project>-<environment>-).
+data "aws_iam_policy_document" "self_configure" {
+  statement {
+    sid       = "ReleaseObjects"
+    actions   = ["s3:GetObject"]
+    resources = ["${module.release_bucket.arn}/releases/*"]
+  }
+  statement {
+    sid       = "ReleaseParameter"
+    actions   = ["ssm:GetParameter"]
+    resources = [var.release_parameter_arn]
+  }
+  statement {
+    sid       = "ReleaseEncryption"
+    actions   = ["kms:Decrypt"]
+    resources = [var.kms_key_arn]
+  }
+  statement {
+    #checkov:skip=CKV_AWS_356:DescribeAutoScalingInstances has no resource-level permissions.
+    sid       = "OwnGroup"
+    actions   = ["autoscaling:DescribeAutoScalingInstances"]
+    resources = ["*"]
+  }
+  statement {
+    sid       = "CompleteOwnLaunch"
+    actions   = ["autoscaling:CompleteLifecycleAction"]
+    resources = ["arn:${data.aws_partition.current.partition}:autoscaling:*:*:autoScalingGroup:*:autoScalingGroupName/${var.name}-*"]
+  }
+}
+
+data "aws_partition" "current" {}
+
+resource "aws_iam_role_policy" "self_configure" {
+  name   = "self-configure"
+  role   = module.host_role.id
+  policy = data.aws_iam_policy_document.self_configure.json
+}

@@ -12,3 +12,8 @@ output "ssm_bucket_name" {
   description = "Bucket of the aws_ssm connection's file transfers."
   value       = module.ssm_bucket.id
 }
+
+output "release_bucket_name" {
+  description = "Bucket of the fleet's releases (tools/release.py publish)."
+  value       = module.release_bucket.id
+}

@@ -22,3 +22,8 @@ variable "uploads_bucket_arn" {
   description = "The uploads bucket Open WebUI reads and writes."
   type        = string
 }
+
+variable "release_parameter_arn" {
+  description = "ARN of the SSM parameter /<project>/<environment>/release that names the release the fleet runs."
+  type        = string
+}

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -28,7 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-IMDS = "http://169.254.169.254"
+# The instance metadata service; AWS_EC2_METADATA_SERVICE_ENDPOINT moves it, as it does for the
+# AWS SDKs (the lab's stand-in, lab/imds.py).
+IMDS = os.environ.get("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://169.254.169.254").rstrip("/")
 HOME = Path("/opt/llm-fleet")
 # The log file (in the wiring's fleet_log_dir, which the user data passes: the CloudWatch agent
 # ships it once the host is configured); set by main.

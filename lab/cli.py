@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from itertools import cycle
+from urllib.parse import urlparse
 
 from lab.aws import create_shared_state
 from lab.config import (
@@ -28,6 +31,7 @@ from lab.config import (
     WHEELHOUSE,
     LabNetwork,
     lab_endpoint,
+    lab_imds_endpoint,
     lab_network,
     lab_port,
 )
@@ -128,6 +132,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     state.save()
     if moto.endpoint != lab_endpoint():
         raise SystemExit(f"moto is on {moto.endpoint}, the lab inventory says {lab_endpoint()}")
+    state.imds_pid = start_imds(moto.endpoint)
+    state.save()
     ec2 = ec2_client(moto.endpoint)
     role_cycle, zone_cycle = cycle(roles), cycle(AVAILABILITY_ZONES)
     for index, name in enumerate(names, start=1):
@@ -164,6 +170,23 @@ def cmd_up(args: argparse.Namespace) -> int:
     )
     print_status(state)
     return 0
+
+
+def start_imds(endpoint: str) -> int:
+    """The instance metadata stand-in (lab/imds.py) on the gateway, in its own process group."""
+    imds = urlparse(lab_imds_endpoint())
+    log = (STATE_DIR / "imds.log").open("ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lab.imds", "--host", str(imds.hostname),
+         "--port", str(imds.port), "--endpoint", endpoint],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not port_is_open(int(imds.port or 0), str(imds.hostname)):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"the metadata stand-in did not start; see {STATE_DIR / 'imds.log'}")
+        time.sleep(0.2)
+    return proc.pid
 
 
 def api_is_up() -> bool:
@@ -209,6 +232,8 @@ def cmd_down(args: argparse.Namespace) -> int:
     state = LabState.load()
     if state is not None and state.moto_pid:
         stop_process_group(state.moto_pid)
+    if state is not None and state.imds_pid:
+        stop_process_group(state.imds_pid)
     names = containers_with_label(LABEL)
     if names:
         podman("rm", "--force", "--time", "0", *names)

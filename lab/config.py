@@ -153,6 +153,12 @@ def lab_port() -> int:
     return port
 
 
+def lab_imds_endpoint() -> str:
+    """The lab's instance metadata service (lab/imds.py): beside the AWS API, one port up."""
+    endpoint = urlparse(lab_endpoint())
+    return f"http://{endpoint.hostname}:{lab_port() + 1}"
+
+
 def venv_bin(name: str) -> Path:
     """A console script installed beside the running interpreter (the project venv)."""
     return Path(sys.executable).parent / name

@@ -6,6 +6,7 @@ AWS_EC2_METADATA_SERVICE_ENDPOINT, which botocore honours too)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import secrets
 import threading
@@ -118,3 +119,21 @@ def serve(host: str, port: int, ec2: Any) -> ThreadingHTTPServer:
     server = ThreadingHTTPServer((host, port), handler(Metadata(ec2_lookup(ec2))))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m lab.imds", description=__doc__)
+    parser.add_argument("--host", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--endpoint", required=True, help="the lab's EC2 API")
+    args = parser.parse_args()
+    from lab.ec2 import ec2_client
+
+    server = ThreadingHTTPServer(
+        (args.host, args.port), handler(Metadata(ec2_lookup(ec2_client(args.endpoint))))
+    )
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

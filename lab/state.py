@@ -25,6 +25,8 @@ class LabState:
     hosts: list[LabHost] = field(default_factory=list)
     # The service hosts (state, load balancer): containers outside the EC2 inventory.
     services: list[str] = field(default_factory=list)
+    # The instance metadata service's process (lab/imds.py).
+    imds_pid: int | None = None
 
     def save(self) -> None:
         STATE_FILE.parent.mkdir(parents=True, exist_ok=True)

@@ -28,9 +28,13 @@ def render(values: dict[str, str], template: Path = TEMPLATE) -> str:
     return _NAME.sub(lambda match: values[match.group(1)], text)
 
 
-def fleet_values(hook_name: str, data_volume: bool) -> dict[str, str]:
-    """What modules/fleet passes: the wiring's folders, the hook, the host_apply script."""
+def fleet_values(
+    hook_name: str, data_volume: bool, inventory: str = "inventories/aws_ec2.yml"
+) -> dict[str, str]:
+    """What modules/fleet passes: the wiring's folders, the hook, the host_apply script and the
+    inventory in the release (the lab: no hook, no data volume, its own inventory)."""
     return {
+        "inventory": inventory,
         "data_label": "llmfleet-data",
         "data_dir": str(wired("fleet_data_dir")),
         "data_volume": "true" if data_volume else "false",

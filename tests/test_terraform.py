@@ -268,7 +268,7 @@ def test_user_data_fits_ec2s_limit_and_carries_the_self_configuration() -> None:
     rendered = render(fleet_values("llm-fleet-prod-gpu-node-configure", True))
     assert len(rendered.encode()) < USER_DATA_LIMIT
     assert HOST_APPLY.read_text() in rendered
-    assert "host_apply.py llm-fleet-prod-gpu-node-configure /var/log/llm-fleet/" in rendered
+    assert 'host_apply.py "llm-fleet-prod-gpu-node-configure" /var/log/llm-fleet/' in rendered
     fleet = load()
     template = fleet.one("aws_launch_template", "this").body
     assert "tools/host_apply.py" in template["user_data"]

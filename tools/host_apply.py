@@ -185,18 +185,20 @@ def run(argv: list[str], **kwargs: Any) -> None:
     subprocess.run(argv, check=True, **kwargs)
 
 
-def apply(release: Path, who: Identity, venv: Path = HOME / "venv") -> None:
-    """The toolchain from the release's own wheels, then site.yml on this host alone."""
+def apply(release: Path, who: Identity, inventory: str, venv: Path = HOME / "venv") -> None:
+    """The toolchain from the release's own wheels, then site.yml on this host alone, with the
+    inventory (a path in the release) narrowed to it."""
     run([sys.executable, "-m", "venv", "--clear", str(venv)])
     wheels = release / "wheels" / "apply"
     run([str(venv / "bin" / "pip"), "install", "--quiet", "--no-index",
          f"--find-links={wheels}", "ansible", "ansible-core", "boto3", "botocore"])  # fmt: skip
-    inventory = release / "inventories" / "aws_ec2.yml"
+    production = release / inventory
     run([str(venv / "bin" / "python"), str(release / "tools" / "self_inventory.py"),
-         str(inventory), who.instance_id])  # fmt: skip
+         str(production), who.instance_id])  # fmt: skip
     hosts = release / "wheels" / "hosts"
+    own = production.with_name("self.aws_ec2.yml")
     run(
-        [str(venv / "bin" / "ansible-playbook"), "-i", str(inventory.with_name("self.aws_ec2.yml")),
+        [str(venv / "bin" / "ansible-playbook"), "-i", str(own),
          "site.yml",
          "-e", f"open_webui_pip_find_links={hosts} chromadb_rag_pip_find_links={hosts}",
          "-e", "open_webui_pip_no_index=true chromadb_rag_pip_no_index=true"],
@@ -210,7 +212,10 @@ def main(
     clients: Callable[[str], tuple[Any, Any, Any]],
     who: Identity | None = None,
     home: Path = HOME,
+    inventory: str = "inventories/aws_ec2.yml",
 ) -> int:
+    """hook: the launch lifecycle hook to complete; empty for an instance outside an auto
+    scaling group (the lab's scale-out, whose EC2 API cannot complete one)."""
     global _log
     _log = log
     timings = Timings()
@@ -220,21 +225,25 @@ def main(
         with timings.step("identity"):
             who = who or identity()
             s3, ssm, autoscaling = clients(who.region)
-            who = in_group(who, autoscaling)
+            if hook:
+                who = in_group(who, autoscaling)
         with timings.step("fetch"):
             record, artifact = fetch(who.prefix, home / "downloads", s3, ssm)
             release = unpack(artifact, record["version"], home)
             result["version"] = record["version"]
         with timings.step("converge"):
-            apply(release, who, home / "venv")
-        with timings.step("complete"):
-            complete(autoscaling, who, hook, "CONTINUE")
+            apply(release, who, inventory, home / "venv")
+        if hook:
+            with timings.step("complete"):
+                complete(autoscaling, who, hook, "CONTINUE")
+        else:
+            say("no launch lifecycle hook: nothing to complete")
         result["result"] = "CONTINUE"
     except (Exception, SystemExit) as exc:
         reason = f"{type(exc).__name__}: {exc}"
         say(f"failed: {reason}")
         result["reason"] = reason
-        if autoscaling is not None and who is not None:
+        if hook and autoscaling is not None and who is not None:
             try:
                 complete(autoscaling, who, hook, "ABANDON", reason)
             except Exception as again:  # the hook's timeout abandons it anyway
@@ -254,6 +263,6 @@ def aws_clients(region: str) -> tuple[Any, Any, Any]:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        raise SystemExit("usage: host_apply.py <launch lifecycle hook name> <log file>")
-    raise SystemExit(main(sys.argv[1], Path(sys.argv[2]), aws_clients))
+    if len(sys.argv) != 4:
+        raise SystemExit("usage: host_apply.py <lifecycle hook or ''> <log file> <inventory>")
+    raise SystemExit(main(sys.argv[1], Path(sys.argv[2]), aws_clients, inventory=sys.argv[3]))

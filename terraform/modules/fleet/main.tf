@@ -29,6 +29,7 @@ resource "aws_launch_template" "this" {
     data_volume = true
     log_dir     = var.log_dir
     hook_name   = local.configure_hook
+    inventory   = "inventories/aws_ec2.yml"
     host_apply  = file("${path.module}/../../../tools/host_apply.py")
   }))
 

@@ -50,7 +50,8 @@ def test_the_release_holds_what_a_host_applies_and_nothing_else(
         assert f"llm-fleet/{name}" in names, name
     assert not [n for n in names if "/molecule/" in n or "__pycache__" in n or n.endswith(".pyc")]
     assert f"llm-fleet/wheels/apply/{apply[0].name}" in names
-    carried = sorted(n.rsplit("/", 1)[1] for n in names if n.startswith("llm-fleet/wheels/hosts/"))
+    hosts_dir = "llm-fleet/.cache/wheelhouse/"
+    carried = sorted(n.rsplit("/", 1)[1] for n in names if n.startswith(hosts_dir))
     assert carried == sorted(w.name for w in hosts.glob("*.whl") if not w.name.startswith("big"))
     # The wheel over the carry limit sits beside the artifact, named with its digest.
     manifest = json.loads(built.manifest.read_text())

@@ -195,7 +195,7 @@ def apply(release: Path, who: Identity, inventory: str, venv: Path = HOME / "ven
     production = release / inventory
     run([str(venv / "bin" / "python"), str(release / "tools" / "self_inventory.py"),
          str(production), who.instance_id])  # fmt: skip
-    hosts = release / "wheels" / "hosts"
+    hosts = release / ".cache" / "wheelhouse"
     own = production.with_name("self.aws_ec2.yml")
     run(
         [str(venv / "bin" / "ansible-playbook"), "-i", str(own),
@@ -253,12 +253,15 @@ def main(
 
 
 def aws_clients(region: str) -> tuple[Any, Any, Any]:
+    """S3, SSM and Auto Scaling in the host's region. AWS_ENDPOINT_URL, which newer SDKs read
+    themselves, is read here for Debian 12's boto3 (the lab's AWS API)."""
     import boto3
 
+    options = {"region_name": region, "endpoint_url": os.environ.get("AWS_ENDPOINT_URL") or None}
     return (
-        boto3.client("s3", region_name=region),
-        boto3.client("ssm", region_name=region),
-        boto3.client("autoscaling", region_name=region),
+        boto3.client("s3", **options),
+        boto3.client("ssm", **options),
+        boto3.client("autoscaling", **options),
     )
 
 

@@ -5,7 +5,8 @@
                               scenarios), plugins/, the production inventory and group_vars, the
                               pins; wheels/apply/ (the toolchain a host runs site.yml with:
                               ansible, which brings the pinned collections, and boto3, for the
-                              hosts' Python); wheels/hosts/ (what the roles pip-install)
+                              hosts' Python); .cache/wheelhouse/ (what the roles pip-install,
+                              where they look for it in a checkout)
   llm-fleet-V.tar.gz.sha256   its SHA-256, which the host checks before it unpacks anything
   llm-fleet-V.manifest.json   the version, the artifact's digest, and the wheels too large to carry
                               (over --carry-limit-mb: torch's CUDA build in production), which sit
@@ -48,6 +49,16 @@ TREE = (
     "constraints.txt",
     "tools/self_inventory.py",
 )
+# The lab's release also carries its inventory and what its group_vars point at: the test
+# stand-ins' archives and the sample corpus.
+LAB_TREE = (
+    "inventories/lab",
+    ".cache/ollama-standin",
+    ".cache/cloudwatch-agent-standin",
+    "tests/fixtures/documents",
+)
+# Where the hosts' wheels go in the release: where the roles look for them in a checkout.
+HOST_WHEELS = ".cache/wheelhouse"
 # Never in a release: tests, caches, bytecode.
 EXCLUDED = re.compile(r"(^|/)(molecule|__pycache__|\.pytest_cache|\.mypy_cache)(/|$)|\.pyc$")
 # The part of the controller toolchain (requirements-dev.txt) a host runs site.yml with.
@@ -79,9 +90,9 @@ def pins(requirements: Path, names: Sequence[str]) -> list[str]:
     return [found[name.lower()] for name in names]
 
 
-def tree_files(root: Path) -> Iterator[tuple[Path, str]]:
+def tree_files(root: Path, lab: bool = False) -> Iterator[tuple[Path, str]]:
     """The release's files from the repository, sorted, with their names inside the release."""
-    for entry in TREE:
+    for entry in TREE + (LAB_TREE if lab else ()):
         path = root / entry
         if not path.exists():
             raise SystemExit(f"release: {entry} is missing from {root}")
@@ -121,6 +132,7 @@ def build(
     apply_wheels: Sequence[Path],
     carry_limit_mb: int,
     root: Path = REPO,
+    lab: bool = False,
 ) -> Built:
     if not re.fullmatch(r"[0-9A-Za-z][0-9A-Za-z._-]{0,63}", version):
         raise SystemExit(
@@ -142,7 +154,7 @@ def build(
         gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as zipped,
         tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as archive,
     ):
-        for path, name in tree_files(root):
+        for path, name in tree_files(root, lab):
             add_file(
                 archive, name, path.read_bytes(), 0o755 if path.stat().st_mode & 0o100 else 0o644
             )
@@ -150,7 +162,7 @@ def build(
             add_file(archive, f"wheels/apply/{wheel.name}", wheel.read_bytes())
         for wheel in wheels:
             if wheel not in beside:
-                add_file(archive, f"wheels/hosts/{wheel.name}", wheel.read_bytes())
+                add_file(archive, f"{HOST_WHEELS}/{wheel.name}", wheel.read_bytes())
         add_file(archive, "VERSION", f"{version}\n".encode())
     digest = sha256_of(artifact)
     artifact.with_name(artifact.name + ".sha256").write_text(f"{digest}  {artifact.name}\n")
@@ -221,6 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the apply toolchain's wheels (downloaded there when the folder is empty)",
     )
     make.add_argument("--carry-limit-mb", type=int, default=400)
+    make.add_argument("--lab", action="store_true", help="add the lab's inventory and stand-ins")
     check = sub.add_parser("verify", help="check an artifact against its .sha256")
     check.add_argument("artifact", type=Path)
     args = parser.parse_args(argv)
@@ -231,7 +244,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     apply_wheels = sorted(args.apply_wheels.glob("*.whl")) or download_apply_toolchain(
         REPO, args.apply_wheels
     )
-    built = build(args.version, args.out, args.host_wheels, apply_wheels, args.carry_limit_mb)
+    built = build(
+        args.version, args.out, args.host_wheels, apply_wheels, args.carry_limit_mb, lab=args.lab
+    )
     size = built.artifact.stat().st_size / 1024 / 1024
     print(f"{built.artifact} ({size:.0f} MiB) sha256 {built.sha256}\n{built.manifest}")
     return 0

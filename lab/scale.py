@@ -1,0 +1,124 @@
+"""`lab scale`: one more gpu-node, launched the way the auto scaling group launches one and
+configured by itself - no ansible-playbook from the controller. The lab builds this checkout's
+release (its inventory and stand-ins added), publishes it in the lab's S3 and SSM as the deploy
+does, starts a host with an instance in the lab's EC2 API, and runs inside it the very user data
+terraform renders (lab/user_data.py), with lab values: no separate data volume, no lifecycle
+hook (the lab's EC2 API cannot complete one: tests/test_host_apply.py checks that call against
+botocore's API model instead), the lab's inventory. Only after the host's own run succeeded is
+it registered in the target group and given traffic by the load balancer."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from dataclasses import dataclass
+
+from lab.aws import client, state_prefix
+from lab.config import (
+    HOST_PREFIX,
+    LOAD_BALANCER_HOST,
+    REPO,
+    STATE_DIR,
+    TARGET_GROUP,
+    TARGET_GROUP_PORT,
+    lab_imds_endpoint,
+    lab_network,
+    podman_env,
+    venv_bin,
+)
+from lab.ec2 import DUMMY_CREDENTIALS, ec2_client, elbv2_client, register_targets
+from lab.podman import wait_for_systemd
+from lab.state import LabHost, LabState
+from lab.user_data import fleet_values, render
+from tools.release import Built, build, publish
+
+RELEASE_BUCKET = "llm-fleet-lab-releases"
+LAB_INVENTORY = "inventories/lab/aws_ec2.yml"
+
+
+@dataclass(frozen=True)
+class ScaledOut:
+    host: LabHost
+    seconds: dict[str, float]
+
+
+def lab_release(endpoint: str) -> Built:
+    """This checkout as a release (version: its commit, + a digest of what differs), published."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO, capture_output=True, text=True,
+        check=True,
+    ).stdout.strip()  # fmt: skip
+    apply = sorted((REPO / ".cache" / "apply-wheels").glob("*.whl"))
+    if not apply:
+        raise SystemExit("no apply toolchain: `python -m tools.release build` downloads it once")
+    built = build(
+        f"lab-{commit}",
+        STATE_DIR / "release",
+        REPO / ".cache" / "wheelhouse",
+        apply,
+        carry_limit_mb=4096,
+        lab=True,
+    )
+    s3, ssm = client("s3", endpoint), client("ssm", endpoint)
+    if RELEASE_BUCKET not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+        s3.create_bucket(Bucket=RELEASE_BUCKET)
+    publish(built, RELEASE_BUCKET, state_prefix(), s3, ssm)
+    return built
+
+
+def scale_out(state: LabState, zone: str) -> ScaledOut:
+    from lab.cli import start_host
+    from lab.ec2 import run_tagged_instance
+
+    seconds: dict[str, float] = {}
+    started = time.monotonic()
+    built = lab_release(state.endpoint)
+    seconds["release built and published"] = round(time.monotonic() - started, 1)
+    network = lab_network()
+    index = max(int(h.name.removeprefix(HOST_PREFIX)) for h in state.hosts) + 1
+    name, address = f"{HOST_PREFIX}{index}", network.host_address(index)
+    started = time.monotonic()
+    start_host(name, state.image, network, address)
+    wait_for_systemd(name)
+    ec2 = ec2_client(state.endpoint)
+    instance = run_tagged_instance(
+        ec2, name=name, role="gpu-node", instance_type="g5.xlarge", zone=zone,
+        extra_tags={"LabHost": name}, private_ip=address,
+    )  # fmt: skip
+    host = LabHost(name, "gpu-node", instance["InstanceId"], "g5.xlarge", zone)
+    state.hosts.append(host)
+    state.save()
+    seconds["host launched"] = round(time.monotonic() - started, 1)
+    script = render(fleet_values("", data_volume=False, inventory=LAB_INVENTORY))
+    env = {
+        "AWS_ENDPOINT_URL": state.endpoint,
+        "AWS_ACCESS_KEY_ID": DUMMY_CREDENTIALS["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": DUMMY_CREDENTIALS["aws_secret_access_key"],
+        "AWS_DEFAULT_REGION": instance["Placement"]["AvailabilityZone"][:-1],
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT": lab_imds_endpoint(),
+    }
+    started = time.monotonic()
+    log = STATE_DIR / f"user-data-{name}.log"
+    with log.open("w") as out:
+        proc = subprocess.run(
+            ["podman", "exec", "-i", *[f"--env={k}={v}" for k, v in env.items()], name,
+             "bash", "-s"],
+            input=script.encode(), stdout=out, stderr=subprocess.STDOUT, env=podman_env(),
+            timeout=3600, check=False,
+        )  # fmt: skip
+    seconds["user data (self-configuration)"] = round(time.monotonic() - started, 1)
+    if proc.returncode != 0:
+        raise SystemExit(f"{name} did not configure itself (exit {proc.returncode}); see {log}")
+    # In service only now, as the auto scaling group registers a host after its hook completes.
+    elbv2 = elbv2_client(state.endpoint)
+    (group,) = elbv2.describe_target_groups(Names=[TARGET_GROUP])["TargetGroups"]
+    register_targets(elbv2, group["TargetGroupArn"], [host.instance_id], TARGET_GROUP_PORT)
+    started = time.monotonic()
+    subprocess.run(
+        [str(venv_bin("ansible-playbook")), "-i", "inventories/lab", "lab/playbooks/services.yml",
+         "--limit", f"localhost,{LOAD_BALANCER_HOST}"],
+        cwd=REPO, check=True, capture_output=True, timeout=600,
+    )  # fmt: skip
+    seconds["load balancer updated"] = round(time.monotonic() - started, 1)
+    print(f"release {built.artifact.name} ({built.sha256[:12]})")
+    return ScaledOut(host, seconds)

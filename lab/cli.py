@@ -287,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("status", help="show the hosts and the EC2 API").set_defaults(func=cmd_status)
     sub.add_parser("down", help="remove everything `up` started").set_defaults(func=cmd_down)
     sub.add_parser(
-        "scale", help="one more gpu-node that configures itself from the release (no controller run)"
+        "scale", help="one more gpu-node, configured by itself from the release (no controller run)"
     ).set_defaults(func=cmd_scale)
     image = sub.add_parser("image", help="build (or reuse) the cached base image")
     image.add_argument("--rebuild", action="store_true")

@@ -249,18 +249,24 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 def cmd_scale(args: argparse.Namespace) -> int:
+    """Launch gpu-nodes until the lab has args.gpu_nodes of them (none when it has: re-runs
+    change nothing), each configuring itself."""
     from lab.scale import scale_out
 
     state = LabState.load()
     if state is None or not lab_is_healthy(state):
         raise SystemExit("the lab is not up: `lab up` first")
-    zones = [h.zone for h in state.hosts]
-    zone = min(AVAILABILITY_ZONES, key=zones.count)  # across zones, as the group balances
-    started = time.monotonic()
-    scaled = scale_out(state, zone)
-    for step, seconds in scaled.seconds.items():
-        print(f"{step:<32} {seconds:7.1f} s")
-    print(f"{scaled.host.name} in service after {time.monotonic() - started:.0f}s")
+    while (have := sum(h.role == "gpu-node" for h in state.hosts)) < args.gpu_nodes:
+        zones = [h.zone for h in state.hosts]
+        zone = min(AVAILABILITY_ZONES, key=zones.count)  # across zones, as the group balances
+        started = time.monotonic()
+        scaled = scale_out(state, zone)
+        for step, seconds in scaled.seconds.items():
+            print(f"{step:<32} {seconds:7.1f} s")
+        print(f"{scaled.host.name} in service after {time.monotonic() - started:.0f}s")
+    if have > args.gpu_nodes:
+        raise SystemExit(f"the lab has {have} gpu-nodes; scaling in is not there yet")
+    print(f"{have} gpu-nodes")
     return 0
 
 
@@ -286,9 +292,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=cmd_up)
     sub.add_parser("status", help="show the hosts and the EC2 API").set_defaults(func=cmd_status)
     sub.add_parser("down", help="remove everything `up` started").set_defaults(func=cmd_down)
-    sub.add_parser(
-        "scale", help="one more gpu-node, configured by itself from the release (no controller run)"
-    ).set_defaults(func=cmd_scale)
+    scale = sub.add_parser(
+        "scale", help="gpu-nodes up to N, each configured by itself from the release"
+    )
+    scale.add_argument("--gpu-nodes", type=int, required=True)
+    scale.set_defaults(func=cmd_scale)
     image = sub.add_parser("image", help="build (or reuse) the cached base image")
     image.add_argument("--rebuild", action="store_true")
     image.set_defaults(func=cmd_image)

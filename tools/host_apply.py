@@ -159,7 +159,15 @@ def unpack(artifact: Path, version: str, home: Path = HOME) -> Path:
     if not (target / "VERSION").exists():
         target.mkdir(parents=True, exist_ok=True)
         with tarfile.open(artifact) as archive:
-            archive.extractall(target, filter="data")
+            if hasattr(tarfile, "data_filter"):
+                archive.extractall(target, filter="data")
+            else:  # a Python without extraction filters: the same refusals, by hand
+                for member in archive.getmembers():
+                    name = Path(member.name)
+                    unsafe = name.is_absolute() or ".." in name.parts
+                    if unsafe or not (member.isreg() or member.isdir()):
+                        raise SystemExit(f"release: refusing {member.name!r}")
+                archive.extractall(target)
     release = target / "llm-fleet"
     current = home / "current"
     current.unlink(missing_ok=True)

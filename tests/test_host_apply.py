@@ -107,12 +107,13 @@ def test_a_release_that_does_not_converge_is_abandoned_with_the_reason(
     aws: tuple[Any, Any],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """Its toolchain wheels are not ansible's: the venv step fails, offline, and says so."""
+    """Its toolchain wheels are not Ansible's: installed offline, then the converge fails, and
+    says so."""
     hosts, apply = wheels
     s3, ssm = aws
     publish(build("4.0.0", tmp_path / "out", hosts, apply, 1), "fleet-releases", ME.prefix, s3, ssm)
     code, result, _ = run_main(tmp_path, aws, "ABANDON", capsys)
     assert code == 1 and result["version"] == "4.0.0"
-    assert set(result["steps"]) == {"identity", "fetch", "converge"}
-    assert "CalledProcessError" in result["reason"] and "pip" in result["reason"]
+    assert set(result["steps"]) == {"identity", "fetch", "toolchain", "converge"}
+    assert "CalledProcessError" in result["reason"] and "self_inventory" in result["reason"]
     assert (tmp_path / "home" / "current" / "VERSION").read_text() == "4.0.0\n"

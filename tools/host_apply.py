@@ -8,7 +8,8 @@ Steps, each timed (the closing line is one JSON object with the timings and the 
   fetch      the release the SSM parameter /<Project>/<Environment>/release names, from S3,
              checked against its SHA-256 before anything is unpacked
   toolchain  a venv from the release's wheels/apply (no index: PyPI is never reached)
-  converge   site.yml with the production inventory narrowed to this host (tools/self_inventory)
+  converge   site.yml with the production inventory narrowed to this host (tools/self_inventory);
+             its roles' health gates are the host's
   complete   CompleteLifecycleAction for this instance, this group's hook only
 """
 
@@ -193,13 +194,15 @@ def run(argv: list[str], **kwargs: Any) -> None:
     subprocess.run(argv, check=True, **kwargs)
 
 
-def apply(release: Path, who: Identity, inventory: str, venv: Path = HOME / "venv") -> None:
-    """The toolchain from the release's own wheels, then site.yml on this host alone, with the
-    inventory (a path in the release) narrowed to it."""
+def toolchain(release: Path, venv: Path = HOME / "venv") -> None:
+    """The toolchain from the release's own wheels: every wheel it carries, no index."""
     run([sys.executable, "-m", "venv", "--clear", str(venv)])
-    wheels = release / "wheels" / "apply"
-    run([str(venv / "bin" / "pip"), "install", "--quiet", "--no-index",
-         f"--find-links={wheels}", "ansible", "ansible-core", "boto3", "botocore"])  # fmt: skip
+    wheels = sorted(str(w) for w in (release / "wheels" / "apply").glob("*.whl"))
+    run([str(venv / "bin" / "pip"), "install", "--quiet", "--no-index", *wheels])
+
+
+def apply(release: Path, who: Identity, inventory: str, venv: Path = HOME / "venv") -> None:
+    """site.yml on this host alone, with the inventory (a path in the release) narrowed to it."""
     production = release / inventory
     run([str(venv / "bin" / "python"), str(release / "tools" / "self_inventory.py"),
          str(production), who.instance_id])  # fmt: skip
@@ -239,6 +242,8 @@ def main(
             record, artifact = fetch(who.prefix, home / "downloads", s3, ssm)
             release = unpack(artifact, record["version"], home)
             result["version"] = record["version"]
+        with timings.step("toolchain"):
+            toolchain(release, home / "venv")
         with timings.step("converge"):
             apply(release, who, inventory, home / "venv")
         if hook:

@@ -61,8 +61,11 @@ LAB_TREE = (
 HOST_WHEELS = ".cache/wheelhouse"
 # Never in a release: tests, caches, bytecode.
 EXCLUDED = re.compile(r"(^|/)(molecule|__pycache__|\.pytest_cache|\.mypy_cache)(/|$)|\.pyc$")
-# The part of the controller toolchain (requirements-dev.txt) a host runs site.yml with.
-APPLY_TOOLCHAIN = ("ansible", "ansible-core", "boto3", "botocore")
+# The part of the controller toolchain a host runs site.yml with (pinned in requirements-dev.txt
+# or, for what the controller gets as a dependency, constraints.txt): Ansible, the AWS SDK, and
+# jsonschema for ansible.utils.validate (the CloudWatch agent's config is checked against its
+# schema on the controller - on a self-configuring host, the host).
+APPLY_TOOLCHAIN = ("ansible", "ansible-core", "boto3", "botocore", "jsonschema")
 # The hosts' Python: Debian 12's.
 HOST_PYTHON = "3.11"
 HOST_PLATFORMS = ("manylinux_2_36_x86_64", "manylinux_2_28_x86_64", "manylinux2014_x86_64")
@@ -77,16 +80,17 @@ class Built:
     manifest: Path
 
 
-def pins(requirements: Path, names: Sequence[str]) -> list[str]:
-    """The `name==version` lines of requirements for these names, each required."""
-    found = {}
-    for line in requirements.read_text().splitlines():
+def pins(files: Sequence[Path], names: Sequence[str]) -> list[str]:
+    """The `name==version` pins of these names in the files (the first file that pins one wins),
+    each required."""
+    found: dict[str, str] = {}
+    for line in (line for path in reversed(files) for line in path.read_text().splitlines()):
         match = re.match(r"^([A-Za-z0-9_.-]+)(\[[^\]]*\])?==(\S+)", line.strip())
         if match:
             found[match.group(1).lower()] = f"{match.group(1)}=={match.group(3)}"
     missing = [name for name in names if name.lower() not in found]
     if missing:
-        raise SystemExit(f"release: {requirements.name} pins no {', '.join(missing)}")
+        raise SystemExit(f"release: {', '.join(p.name for p in files)} pin no {', '.join(missing)}")
     return [found[name.lower()] for name in names]
 
 
@@ -111,7 +115,7 @@ def download_apply_toolchain(root: Path, dest: Path) -> list[Path]:
         [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:",
          f"--python-version={HOST_PYTHON}", *platforms, "--dest", str(dest),
          "--constraint", str(root / "constraints.txt"),
-         *pins(root / "requirements-dev.txt", APPLY_TOOLCHAIN)],
+         *pins([root / "requirements-dev.txt", root / "constraints.txt"], APPLY_TOOLCHAIN)],
         check=True,
     )  # fmt: skip
     return sorted(dest.glob("*.whl"))

@@ -54,6 +54,26 @@ def signin(url: str, email: str, password: str) -> dict[str, Any]:
     return result
 
 
+def chat(
+    url: str, token: str, model: str, question: str, files: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
+    """One question to a model through Open WebUI's chat API (not streamed), with documents
+    (knowledge collections, attachments) when files names them."""
+    body: dict[str, Any] = {
+        "model": model,
+        "stream": False,
+        "messages": [{"role": "user", "content": question}],
+    }
+    if files:
+        body["files"] = files
+    reply: dict[str, Any] = api("POST", f"{url}/api/chat/completions", token, body)
+    return reply
+
+
+def answer_text(reply: dict[str, Any]) -> str:
+    return str(reply["choices"][0]["message"]["content"])
+
+
 def wait_until(check: Callable[[], object], limit: float, every: float = 0.5) -> float:
     """Seconds until check() holds (polled every `every` s; a refused or failed request counts
     as not yet), failing the test after limit."""
@@ -73,11 +93,12 @@ def host_url(name: str) -> str:
     return f"http://{address(name)}:{wired('open_webui_port')}"
 
 
-def sign_in(browser: WebDriver, url: str, password: str) -> WebElement:
-    """Sign in to Open WebUI at url as the fleet's admin; returns the chat input."""
+def sign_in(browser: WebDriver, url: str, password: str, email: str = ADMIN_EMAIL) -> WebElement:
+    """Sign in to Open WebUI at url (as the fleet's admin unless email says whom); returns the
+    chat input."""
     wait = WebDriverWait(browser, 60)
     browser.get(f"{url}/auth")
-    wait.until(ec.visibility_of_element_located((By.ID, "email"))).send_keys(ADMIN_EMAIL)
+    wait.until(ec.visibility_of_element_located((By.ID, "email"))).send_keys(email)
     browser.find_element(By.ID, "password").send_keys(password)
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     chat_input: WebElement = wait.until(ec.visibility_of_element_located((By.ID, "chat-input")))

@@ -9,7 +9,6 @@ The model behind Open WebUI is the Ollama TEST STAND-IN (it repeats what it was 
 from __future__ import annotations
 
 import secrets
-import subprocess
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -24,9 +23,12 @@ from lab_stack import (
     RAG_QUESTION,
     RAG_SOURCE,
     SCREENSHOTS,
+    answer_text,
     api,
+    chat,
     host_url,
     lab_host,
+    sign_in,
     signin,
     wait_until,
 )
@@ -47,6 +49,7 @@ from lab.config import (
 )
 from lab.ec2 import DUMMY_CREDENTIALS
 from lab.state import LabState
+from tests.helpers import run_tool
 
 UPLOADS = REPO / "tests" / "fixtures" / "uploads"
 KNOWLEDGE_FILE = "pelican-ferry-timetable.pdf"
@@ -115,18 +118,7 @@ def uploads(webui_url: str, webui_token: str) -> Uploads:
 
 
 def ask(url: str, token: str, question: str, files: list[dict[str, str]]) -> dict[str, Any]:
-    reply: dict[str, Any] = api(
-        "POST",
-        f"{url}/api/chat/completions",
-        token,
-        {
-            "model": MODEL,
-            "stream": False,
-            "messages": [{"role": "user", "content": question}],
-            "files": files,
-        },
-    )
-    return reply
+    return chat(url, token, MODEL, question, files)
 
 
 def cited(reply: dict[str, Any]) -> set[str]:
@@ -136,10 +128,6 @@ def cited(reply: dict[str, Any]) -> set[str]:
         for source in reply.get("sources", [])
         for meta in source.get("metadata", [])
     }
-
-
-def answer_text(reply: dict[str, Any]) -> str:
-    return str(reply["choices"][0]["message"]["content"])
 
 
 def chroma(path: str) -> requests.Response:
@@ -203,13 +191,7 @@ def test_in_a_browser_the_other_gpu_node_answers_citing_the_collection(
     """The user signs in on the other gpu-node, picks their collection with '#', asks, and sees
     the answer with the document named among its sources."""
     wait = WebDriverWait(browser, 60)
-    browser.get(f"{host_url(OTHER_GPU_HOST)}/auth")
-    wait.until(ec.visibility_of_element_located((By.ID, "email"))).send_keys(uploads.email)
-    browser.find_element(By.ID, "password").send_keys(uploads.password)
-    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    chat_input = wait.until(ec.visibility_of_element_located((By.ID, "chat-input")))
-    for dismiss in browser.find_elements(By.XPATH, '//button[contains(., "Let\'s Go")]'):
-        dismiss.click()
+    chat_input = sign_in(browser, host_url(OTHER_GPU_HOST), uploads.password, uploads.email)
     chat_input.click()
     chat_input.send_keys(f"#{uploads.knowledge_name}")
     pick = (By.XPATH, f'//button[contains(., "{uploads.knowledge_name}")]')
@@ -229,17 +211,7 @@ def test_in_a_browser_the_other_gpu_node_answers_citing_the_collection(
 
 
 def fleet_rag_answer(webui_url: str, token: str) -> str:
-    reply = api(
-        "POST",
-        f"{webui_url}/api/chat/completions",
-        token,
-        {
-            "model": "fleet-rag",
-            "stream": False,
-            "messages": [{"role": "user", "content": RAG_QUESTION}],
-        },
-    )
-    return answer_text(reply)
+    return answer_text(chat(webui_url, token, "fleet-rag", RAG_QUESTION))
 
 
 def wipe_the_vector_store() -> None:
@@ -268,13 +240,8 @@ def test_a_wiped_vector_store_is_rebuilt_by_the_reindex_playbook(
     assert "Sources: none" in fleet_rag_answer(webui_url, webui_token)  # said, not an error
 
     started = time.monotonic()
-    run = subprocess.run(
-        [venv_bin("ansible-playbook"), "-i", "inventories/lab", "playbooks/reindex.yml"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
+    run = run_tool(
+        venv_bin("ansible-playbook"), "-i", "inventories/lab", "playbooks/reindex.yml", timeout=1800
     )
     took = time.monotonic() - started
     print(run.stdout[-4000:], run.stderr[-2000:])

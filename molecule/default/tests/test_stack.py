@@ -7,7 +7,17 @@ from __future__ import annotations
 
 import json
 
-from lab_stack import GPU_HOST, OTHER_GPU_HOST, RAG_HOST, RAG_QUESTION, RAG_SOURCE, api, lab_host
+from lab_stack import (
+    GPU_HOST,
+    OTHER_GPU_HOST,
+    RAG_HOST,
+    RAG_QUESTION,
+    RAG_SOURCE,
+    answer_text,
+    api,
+    chat,
+    lab_host,
+)
 
 from lab.config import REPO, wired
 from lab.podman import address
@@ -58,29 +68,14 @@ def test_services_listen_on_private_addresses_or_loopback_only() -> None:
 def test_chat_completion_from_the_ollama_stand_in(webui_url: str, webui_token: str) -> None:
     """Through Open WebUI's API with the bootstrapped admin, answered by the Ollama
     TEST STAND-IN (not Ollama)."""
-    reply = api(
-        "POST",
-        f"{webui_url}/api/chat/completions",
-        webui_token,
-        {"model": "llama3.2:1b", "stream": False, "messages": [{"role": "user", "content": "Hi"}]},
-    )
-    assert reply["choices"][0]["message"]["content"] == "Stand-in answer from llama3.2:1b to: Hi"
+    reply = chat(webui_url, webui_token, "llama3.2:1b", "Hi")
+    assert answer_text(reply) == "Stand-in answer from llama3.2:1b to: Hi"
 
 
 def test_rag_model_cites_the_right_file_and_page(webui_url: str, webui_token: str) -> None:
     models = api("GET", f"{webui_url}/api/models", webui_token)
     assert "fleet-rag" in [m["id"] for m in models["data"]]
-    reply = api(
-        "POST",
-        f"{webui_url}/api/chat/completions",
-        webui_token,
-        {
-            "model": "fleet-rag",
-            "stream": False,
-            "messages": [{"role": "user", "content": RAG_QUESTION}],
-        },
-    )
-    content = reply["choices"][0]["message"]["content"]
+    content = answer_text(chat(webui_url, webui_token, "fleet-rag", RAG_QUESTION))
     assert "every ninety days" in content
     assert f"Sources:\n1. {RAG_SOURCE}" in content
 

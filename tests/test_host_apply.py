@@ -74,11 +74,18 @@ def aws(moto_server: MotoServer) -> tuple[Any, Any]:
 
 
 def run_main(
-    tmp_path: Path, aws: tuple[Any, Any], result: str, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    aws: tuple[Any, Any],
+    result: str,
+    capsys: pytest.CaptureFixture[str],
+    who: Identity = ME,
 ) -> tuple[int, dict[str, Any], str]:
     client, stubber = autoscaling_expecting(result)
     home = tmp_path / "home"
-    code = main(HOOK, home / "apply.log", lambda region: (*aws, client), who=ME, home=home)
+    code = main(
+        HOOK, home / "apply.log", lambda region: (*aws, client), who=who, home=home,
+        release_wait_s=0,
+    )  # fmt: skip
     stubber.assert_no_pending_responses()
     out = capsys.readouterr().out
     return code, json.loads(out.strip().splitlines()[-1]), out
@@ -114,6 +121,50 @@ def test_a_release_that_does_not_converge_is_abandoned_with_the_reason(
     publish(build("4.0.0", tmp_path / "out", hosts, apply, 1), "fleet-releases", ME.prefix, s3, ssm)
     code, result, _ = run_main(tmp_path, aws, "ABANDON", capsys)
     assert code == 1 and result["version"] == "4.0.0"
-    assert set(result["steps"]) == {"identity", "fetch", "toolchain", "converge"}
+    assert set(result["steps"]) == {"identity", "release", "fetch", "toolchain", "converge"}
     assert "CalledProcessError" in result["reason"] and "self_inventory" in result["reason"]
     assert (tmp_path / "home" / "current" / "VERSION").read_text() == "4.0.0\n"
+
+
+def test_a_host_launched_before_any_release_waits_then_abandons_saying_why(
+    tmp_path: Path, aws: tuple[Any, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A fleet's first deploy launches hosts before it publishes a release: they wait for the
+    parameter (bounded: 0 s here), then abandon with the parameter named."""
+    first = Identity(ME.instance_id, REGION, {**ME.tags, "Environment": "first"})
+    code, result, out = run_main(tmp_path, aws, "ABANDON", capsys, first)
+    assert code == 1 and "version" not in result
+    assert "no /llm-fleet/first/release after 0 s" in result["reason"]
+    assert "has the deploy published one?" in out
+
+
+def test_a_release_published_during_the_converge_is_applied_too(
+    tmp_path: Path,
+    wheels: tuple[Path, list[Path]],  # noqa: F811
+    aws: tuple[Any, Any],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The deploy publishes 6.0.0 while the host converges 5.0.0: the host converges 6.0.0 too
+    before it completes its action. The converge itself is replaced by one that records what it
+    was given and publishes the newer release the first time (a real converge is the
+    whole-stack scenario's); fetch, checksum, unpack and the offline toolchain are real."""
+    hosts, apply = wheels
+    s3, ssm = aws
+    newer = build("6.0.0", tmp_path / "out6", hosts, apply, 1)
+    first = build("5.0.0", tmp_path / "out5", hosts, apply, 1)
+    publish(first, "fleet-releases", ME.prefix, s3, ssm)
+    converged: list[str] = []
+
+    def converge(release: Path, who: Identity, inventory: str, venv: Path) -> None:
+        converged.append((release / "VERSION").read_text().strip())
+        if len(converged) == 1:
+            publish(newer, "fleet-releases", ME.prefix, s3, ssm)
+
+    monkeypatch.setattr("tools.host_apply.apply", converge)
+    code, result, out = run_main(tmp_path, aws, "CONTINUE", capsys)
+    assert code == 0 and converged == ["5.0.0", "6.0.0"]
+    assert result["version"] == "6.0.0" and "converge (round 2)" in result["steps"]
+    assert "release 6.0.0 was published while 5.0.0 converged" in out
+    applied = json.loads((tmp_path / "home" / "applied.json").read_text())
+    assert applied["version"] == "6.0.0"

@@ -5,11 +5,13 @@ with Debian's python3-boto3; everything after the download comes from the releas
 
 Steps, each timed (the closing line is one JSON object with the timings and the result):
   identity   the instance id, region, tags and auto scaling group from IMDSv2
-  fetch      the release the SSM parameter /<Project>/<Environment>/release names, from S3,
-             checked against its SHA-256 before anything is unpacked
+  release    the release the SSM parameter /<Project>/<Environment>/release names (waited for,
+             bounded, on a fleet's first deploy, which publishes it after the hosts launch)
+  fetch      the release from S3, checked against its SHA-256 before anything is unpacked
   toolchain  a venv from the release's wheels/apply (no index: PyPI is never reached)
   converge   site.yml with the production inventory narrowed to this host (tools/self_inventory);
              its roles' health gates are the host's
+  (a release published meanwhile: fetch, toolchain and converge again, for it)
   complete   CompleteLifecycleAction for this instance, this group's hook only
 """
 
@@ -133,12 +135,33 @@ def release_parameter(prefix: str) -> str:
     return f"/{prefix.strip('/')}/release"
 
 
-def fetch(prefix: str, dest: Path, s3: Any, ssm: Any) -> tuple[dict[str, str], Path]:
-    """The release /<prefix>/release names, downloaded to dest and checked (SystemExit when its
-    SHA-256 differs from the recorded one: nothing is unpacked from it)."""
-    record: dict[str, str] = json.loads(
-        ssm.get_parameter(Name=release_parameter(prefix))["Parameter"]["Value"]
-    )
+def published(prefix: str, ssm: Any) -> dict[str, str]:
+    """The release record /<prefix>/release holds: {"version", "artifact", "sha256", ...}."""
+    value = ssm.get_parameter(Name=release_parameter(prefix))["Parameter"]["Value"]
+    record: dict[str, str] = json.loads(value)
+    return record
+
+
+def wait_for_release(prefix: str, ssm: Any, wait_s: float, pause_s: float = 20) -> dict[str, str]:
+    """The published release; on a fleet's first deploy the hosts can start before the deploy
+    publishes one, so an absent parameter is waited for (bounded by wait_s), then refused."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return published(prefix, ssm)
+        except ssm.exceptions.ParameterNotFound:
+            if time.monotonic() >= deadline:
+                raise SystemExit(
+                    f"release: no {release_parameter(prefix)} after {wait_s:.0f} s: "
+                    "has the deploy published one?"
+                ) from None
+            say(f"no release published at {release_parameter(prefix)} yet; waiting")
+            time.sleep(pause_s)
+
+
+def download(record: dict[str, str], dest: Path, s3: Any) -> Path:
+    """The release record names, downloaded to dest and checked (SystemExit when its SHA-256
+    differs from the recorded one: nothing is unpacked from it)."""
     match = re.fullmatch(r"s3://([^/]+)/(.+)", record["artifact"])
     if match is None:
         raise SystemExit(f"release: {record['artifact']!r} is not an s3:// address")
@@ -151,7 +174,13 @@ def fetch(prefix: str, dest: Path, s3: Any, ssm: Any) -> tuple[dict[str, str], P
         raise SystemExit(
             f"release: {artifact.name} has SHA-256 {actual}, expected {record['sha256']}"
         )
-    return record, artifact
+    return artifact
+
+
+def fetch(prefix: str, dest: Path, s3: Any, ssm: Any) -> tuple[dict[str, str], Path]:
+    """The release /<prefix>/release names, downloaded and checked."""
+    record = published(prefix, ssm)
+    return record, download(record, dest, s3)
 
 
 def unpack(artifact: Path, version: str, home: Path = HOME) -> Path:
@@ -217,6 +246,37 @@ def apply(release: Path, who: Identity, inventory: str, venv: Path = HOME / "ven
     )  # fmt: skip
 
 
+# A release published while a host converges is applied too (the deploy publishes, then
+# configures the hosts in service: one that fetched the previous release would otherwise join
+# behind); at most this many rounds, then the host gives up.
+ROUNDS = 3
+
+
+def configure(
+    who: Identity, record: dict[str, str], clients: tuple[Any, Any], timings: Timings,
+    home: Path, inventory: str,
+) -> dict[str, str]:  # fmt: skip
+    """Fetch, unpack, toolchain and converge until the release converged is still the published
+    one; returns its record (also written to home/applied.json)."""
+    s3, ssm = clients
+    for round_ in range(1, ROUNDS + 1):
+        suffix = "" if round_ == 1 else f" (round {round_})"
+        with timings.step("fetch" + suffix):
+            artifact = download(record, home / "downloads", s3)
+            release = unpack(artifact, record["version"], home)
+        with timings.step("toolchain" + suffix):
+            toolchain(release, home / "venv")
+        with timings.step("converge" + suffix):
+            apply(release, who, inventory, home / "venv")
+        latest = published(who.prefix, ssm)
+        if latest["version"] == record["version"]:
+            (home / "applied.json").write_text(json.dumps(record, sort_keys=True) + "\n")
+            return record
+        say(f"release {latest['version']} was published while {record['version']} converged")
+        record = latest
+    raise SystemExit(f"release: still changing after {ROUNDS} rounds of configuration")
+
+
 def main(
     hook: str,
     log: Path,
@@ -224,13 +284,15 @@ def main(
     who: Identity | None = None,
     home: Path = HOME,
     inventory: str = "inventories/aws_ec2.yml",
+    release_wait_s: float = 1200,
 ) -> int:
     """hook: the launch lifecycle hook to complete; empty for an instance outside an auto
-    scaling group (the lab's scale-out, whose EC2 API cannot complete one)."""
+    scaling group (the lab's scale-out, whose EC2 API cannot complete one). release_wait_s: how
+    long a host waits for a first release to be published (within the hook's timeout)."""
     global _log
     _log = log
     timings = Timings()
-    result = {"result": "ABANDON", "steps": timings.steps}
+    result: dict[str, Any] = {"result": "ABANDON", "steps": timings.steps}
     autoscaling = None
     try:
         with timings.step("identity"):
@@ -238,14 +300,11 @@ def main(
             s3, ssm, autoscaling = clients(who.region)
             if hook:
                 who = in_group(who, autoscaling)
-        with timings.step("fetch"):
-            record, artifact = fetch(who.prefix, home / "downloads", s3, ssm)
-            release = unpack(artifact, record["version"], home)
+        with timings.step("release"):
+            record = wait_for_release(who.prefix, ssm, release_wait_s)
             result["version"] = record["version"]
-        with timings.step("toolchain"):
-            toolchain(release, home / "venv")
-        with timings.step("converge"):
-            apply(release, who, inventory, home / "venv")
+        applied = configure(who, record, (s3, ssm), timings, home, inventory)
+        result["version"] = applied["version"]
         if hook:
             with timings.step("complete"):
                 complete(autoscaling, who, hook, "CONTINUE")

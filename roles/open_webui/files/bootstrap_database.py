@@ -16,6 +16,8 @@ import importlib.util
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic.config import Config
@@ -51,9 +53,40 @@ def has_users(database_url: str) -> bool:
         engine.dispose()
 
 
+# PostgreSQL advisory lock key of this bootstrap ("llm-fleet" as a 63-bit number).
+LOCK_KEY = int.from_bytes(b"llmfleet", "big") >> 1
+
+
+@contextmanager
+def one_at_a_time(database_url: str) -> Iterator[None]:
+    """Hosts that configure themselves at once (a scale-out of several, a fleet's first deploy)
+    each run this bootstrap: a PostgreSQL advisory lock lets one migrate and create the admin
+    while the others wait, then find the schema current and the admin there."""
+    if not database_url.startswith("postgresql"):
+        yield
+        return
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": LOCK_KEY})
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
+    finally:
+        engine.dispose()
+
+
 def main(argv: list[str]) -> int:
     check = "--check" in argv
     database_url = os.environ["DATABASE_URL"]
+    if check:
+        return bootstrap(database_url, check=True)
+    with one_at_a_time(database_url):
+        return bootstrap(database_url, check=False)
+
+
+def bootstrap(database_url: str, check: bool) -> int:
     current, heads = alembic_heads(database_url)
     migrate = current != heads
     if check:

@@ -74,6 +74,7 @@ module "load_balancer" {
   app_port            = local.open_webui_port
   deletion_protection = var.alb_deletion_protection
   access_logs_bucket  = var.alb_access_logs_bucket
+  drain_seconds       = local.drain_seconds
 }
 
 module "fleet" {
@@ -133,6 +134,14 @@ locals {
   )
   open_webui_port = local.wiring.open_webui_port
   chroma_port     = local.wiring.chroma_port
+
+  # The longest an answer streams: the wiring's length cap over the slowest generation rate the
+  # fleet is sized for (roles/fleet_wiring/defaults/main/fleet_answers.yml, whose own derivation
+  # fleet_answer_drain_seconds is the same sum); the load balancer drains a leaving host and
+  # keeps a silent stream open that long.
+  answers        = yamldecode(file("${path.module}/../roles/fleet_wiring/defaults/main/fleet_answers.yml"))
+  answer_seconds = ceil(local.answers.fleet_answer_max_tokens / local.answers.fleet_answer_min_tokens_per_second)
+  drain_seconds  = local.answer_seconds + local.answers.fleet_answer_drain_margin_seconds
 
   # Open WebUI's database connections per host: two engines (sync and async), each with its pool
   # and overflow (roles/open_webui/defaults/main.yml); the fleet at its maximum size must fit in

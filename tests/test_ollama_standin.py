@@ -58,6 +58,22 @@ def test_a_streamed_answer_has_the_chosen_length_and_pace(paced_standin: str) ->
     assert took >= 29 / 20
 
 
+def test_num_predict_caps_the_answer_as_ollama_does(paced_standin: str) -> None:
+    """The length cap the fleet sets (fleet_answer_max_tokens as options.num_predict): a 30-token
+    answer stops at 12, streamed or not, and says it stopped for its length."""
+    for stream in (True, False):
+        body = {"model": "m:1", "messages": [{"role": "user", "content": "hello"}],
+                "options": {"num_predict": 12}, "stream": stream}  # fmt: skip
+        request = urllib.request.Request(
+            f"{paced_standin}/api/chat", data=json.dumps(body).encode()
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            events = [json.loads(line) for line in response.read().splitlines() if line.strip()]
+        text = "".join(e["message"]["content"] for e in events)
+        assert len(text.split()) == 12, text
+        assert events[-1]["done_reason"] == "length" and events[-1]["eval_count"] == 12
+
+
 def test_a_bad_pace_stops_the_server_by_name(tmp_path: object) -> None:
     env = dict(os.environ, OLLAMA_HOST=f"127.0.0.1:{free_port()}", OLLAMA_MODELS=str(tmp_path),
                STANDIN_TOKENS_PER_SECOND="fast")  # fmt: skip

@@ -513,3 +513,50 @@ def test_an_alarm_fires_when_hosts_stay_out_of_service_longer_than_a_configure()
     )
     (hook,) = fleet_group["initial_lifecycle_hook"]
     assert hook["heartbeat_timeout"] == "${var.configure_timeout_seconds}"
+
+
+def ansible_value(variables: dict[str, Any], name: str) -> Any:
+    """What Ansible makes of one wiring variable (its Jinja rendered as a play would)."""
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar, trust_as_template
+
+    trusted = {k: trust_as_template(v) if isinstance(v, str) else v for k, v in variables.items()}
+    return Templar(loader=DataLoader(), variables=trusted).template(
+        trust_as_template("{{ " + name + " }}")
+    )
+
+
+@needs_terraform
+@pytest.mark.parametrize(
+    "numbers",
+    [{}, {"fleet_answer_max_tokens": 4096, "fleet_answer_min_tokens_per_second": 7}],
+    ids=["the wiring's", "another cap"],
+)
+def test_the_load_balancers_drain_is_derived_from_the_answer_length_cap(
+    tmp_path: Path, numbers: dict[str, int]
+) -> None:
+    """One value: terraform's drain (deregistration delay, idle timeout) is the wiring's
+    fleet_answer_drain_seconds, which rolling_update_drain_timeout exceeds - evaluated by
+    terraform itself (console) and by Ansible's templating, for the wiring's numbers and others."""
+    wiring = {**wiring_file("fleet_answers"), **numbers}
+    answers = tmp_path / "fleet_answers.yml"
+    answers.write_text(yaml.safe_dump(wiring))
+    config = load()
+    loaded = f'yamldecode(file("{answers}"))'
+    answer_seconds = config.locals[".:answer_seconds"][2:-1].replace("local.answers", loaded)
+    drain = config.locals[".:drain_seconds"][2:-1].replace("local.answers", loaded)
+    drain = drain.replace("local.answer_seconds", f"({answer_seconds})")
+    proc = subprocess.run(
+        [str(TERRAFORM_BIN), "console"], input=drain + "\n", cwd=tmp_path,
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stdout.strip()) == int(ansible_value(wiring, "fleet_answer_drain_seconds"))
+    if not numbers:
+        assert int(proc.stdout) == 201  # 2048 tokens at 12 tokens/s = 171 s, + 30 s
+    assert config.modules["load_balancer"]["drain_seconds"] == "${local.drain_seconds}"
+    alb = config.one("aws_lb", "this").body
+    group = config.one("aws_lb_target_group", "open_webui").body
+    assert alb["idle_timeout"] == group["deregistration_delay"] == "${var.drain_seconds}"
+    rolling = (REPO / "playbooks" / "rolling_update.yml").read_text()
+    assert "default(fleet_answer_drain_seconds | int + 30)" in rolling

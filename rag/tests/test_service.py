@@ -56,6 +56,23 @@ def test_ollama_chat_streams_a_grounded_answer_with_sources(client: TestClient) 
     assert text.split("Sources:")[1].strip() == "1. aurora.pdf (page 2)"
 
 
+def test_answers_are_capped_at_the_fleets_length(
+    tmp_path: Path, settings: Settings, embedder: Embedder, ollama_standin: str
+) -> None:
+    """answer_max_tokens reaches Ollama as num_predict (the stand-in stops there, as Ollama
+    does): the answer stops after 5 tokens, and its Sources list still follows."""
+    capped = dataclasses.replace(settings, ollama_url=ollama_standin, answer_max_tokens=5)
+    store = Store.open(capped)
+    write_good_corpus(tmp_path / "docs")
+    ingest_paths([tmp_path / "docs"], store, embedder, capped)
+    app = create_app(capped, embedder_factory=lambda: embedder, store_factory=lambda: store)
+    with TestClient(app) as test_client:
+        body = test_client.post("/api/chat", json={"messages": [QUESTION], "stream": False})
+    answer, _, sources = body.json()["message"]["content"].partition("Sources:")
+    assert len(answer.split()) == 5, answer
+    assert "aurora.pdf" in sources
+
+
 def test_ollama_chat_without_streaming(client: TestClient) -> None:
     body = client.post("/api/chat", json={"messages": [QUESTION], "stream": False}).json()
     assert body["done"] is True
@@ -105,3 +122,8 @@ def test_upload_needs_the_token_and_reports_each_file(client: TestClient, tmp_pa
     ).json()
     assert bad["failed"] is True and "corrupt PDF" in bad["files"][0]["reason"]
     assert client.get("/health").json()["chunks"] == after_good
+
+
+def test_a_bad_answer_cap_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="answer_max_tokens must be at least 1"):
+        Settings.from_env({"FLEET_RAG_ANSWER_MAX_TOKENS": "0"})

@@ -153,6 +153,18 @@ def test_ordinary_users_may_use_the_models_and_create_knowledge_collections(
     assert uploads.knowledge_id  # created with a user's token: the permission is on
 
 
+def test_answers_are_capped_at_the_fleets_length_and_users_cannot_lift_it(
+    uploads: Uploads, webui_url: str, webui_token: str
+) -> None:
+    """The wiring's fleet_answer_max_tokens is every model's default num_predict (the drains
+    are derived from it), and an ordinary user gets no advanced parameters to change it."""
+    cap = int(wired("fleet_answer_max_tokens"))
+    config = api("GET", f"{webui_url}/api/v1/configs/models", webui_token)
+    assert config["DEFAULT_MODEL_PARAMS"] == {"num_predict": cap}
+    me = api("GET", f"{webui_url}/api/v1/auths/", uploads.token)
+    assert me["permissions"]["chat"]["params"] is False
+
+
 def test_the_files_are_in_the_bucket_and_their_vectors_in_the_shared_chroma(
     uploads: Uploads,
 ) -> None:

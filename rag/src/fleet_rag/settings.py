@@ -43,6 +43,9 @@ class Settings:
     ollama_model: str = "llama3.2:1b"
     model_name: str = "fleet-rag"
     request_timeout: float = 300.0
+    # The most tokens an answer may have (Ollama's num_predict; the fleet's length cap, from
+    # which the load balancer's drain is derived).
+    answer_max_tokens: int = 2048
     # Loader limits and the token guarding the upload endpoint.
     max_file_bytes: int = 50 * 1024 * 1024
     ingest_token: str = field(default="", repr=False)
@@ -71,6 +74,8 @@ class Settings:
             problems.append("embedding_backend must be one of " + ", ".join(BACKENDS))
         elif self.embedding_backend == "openvino" and self.embedding_device.startswith("cuda"):
             problems.append("embedding_backend openvino runs on the CPU: embedding_device cpu")
+        if self.answer_max_tokens < 1:
+            problems.append("answer_max_tokens must be at least 1")
         if self.max_file_bytes < 1:
             problems.append("max_file_bytes must be positive")
         if problems:

@@ -8,8 +8,9 @@ resource "aws_lb" "this" {
   security_groups            = [var.security_group_id]
   drop_invalid_header_fields = true
   enable_deletion_protection = var.deletion_protection
-  # Chat answers stream for a while; websockets stay open.
-  idle_timeout = 300
+  # A queued request waits at most about one answer before its first token; a streaming answer is
+  # never silent for long, and websockets ping.
+  idle_timeout = var.drain_seconds
   tags         = { Name = var.name }
 
   access_logs {
@@ -20,12 +21,14 @@ resource "aws_lb" "this" {
 }
 
 resource "aws_lb_target_group" "open_webui" {
-  name_prefix          = "owui-"
-  vpc_id               = var.vpc_id
-  port                 = var.app_port
-  protocol             = "HTTP"
-  target_type          = "instance"
-  deregistration_delay = 60
+  name_prefix = "owui-"
+  vpc_id      = var.vpc_id
+  port        = var.app_port
+  protocol    = "HTTP"
+  target_type = "instance"
+  # A host leaving (scale-in, instance refresh, rolling update) finishes its answers first: the
+  # auto scaling group waits for the deregistration before it terminates the instance.
+  deregistration_delay = var.drain_seconds
 
   # A host that stops answering is out within interval x unhealthy_threshold = 10 s: until then
   # its sticky users' requests fail (the ALB does not retry them on another host).

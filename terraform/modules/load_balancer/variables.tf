@@ -37,3 +37,13 @@ variable "access_logs_bucket" {
   description = "Existing bucket for access logs; empty: off."
   type        = string
 }
+
+variable "drain_seconds" {
+  description = "The longest an answer streams, plus a margin (the wiring's fleet_answer_drain_seconds): a leaving host's deregistration delay and the idle timeout."
+  type        = number
+
+  validation {
+    condition     = var.drain_seconds >= 1 && var.drain_seconds <= 3600
+    error_message = "drain_seconds must be 1 to 3600 (the target group's longest deregistration delay)."
+  }
+}

@@ -56,6 +56,7 @@ async def answer(
             settings.ollama_model,
             grounded_messages(messages, matches),
             settings.request_timeout,
+            options={"num_predict": settings.answer_max_tokens},
         ):
             said.append(piece)
             yield piece

@@ -20,11 +20,11 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_FORCE_COLOR := 0
 export PY_COLORS := 0
 
-.PHONY: setup system-packages venv checkov-venv image wheelhouse rag-wheel standin rag-venv lab lab-up lab-services lab-status lab-down \
+.PHONY: setup system-packages venv checkov-venv image wheelhouse rag-wheel standin apply-wheels rag-venv lab lab-up lab-services lab-status lab-down \
 	site reindex drift test lint pytest rag-test molecule molecule-roles molecule-stack lock clean
 
 ## Setup ---------------------------------------------------------------------------------------
-setup: system-packages venv checkov-venv image wheelhouse rag-wheel standin
+setup: system-packages venv checkov-venv image wheelhouse rag-wheel standin apply-wheels
 
 system-packages: .cache/system-packages.stamp
 .cache/system-packages.stamp:
@@ -56,6 +56,14 @@ image: system-packages venv
 wheelhouse: $(WHEELHOUSE)/.complete
 $(WHEELHOUSE)/.complete: requirements-hosts.txt | image
 	$(PY) -m lab wheelhouse
+	@touch $@
+
+# The toolchain a self-configuring host runs site.yml with (Ansible, boto3), as wheels for the
+# hosts' Python: what `lab scale` puts in the lab's release.
+apply-wheels: .cache/apply-wheels/.complete
+.cache/apply-wheels/.complete: requirements-dev.txt constraints.txt | venv
+	rm -rf .cache/apply-wheels
+	$(PY) -m tools.release toolchain --dest .cache/apply-wheels
 	@touch $@
 
 # fleet-rag as a wheel, built once into the wheelhouse whenever its sources change (the

@@ -136,10 +136,10 @@ locals {
   chroma_port     = local.wiring.chroma_port
 
   # The longest an answer streams: the wiring's length cap over the slowest generation rate the
-  # fleet is sized for (roles/fleet_wiring/defaults/main/fleet_answers.yml, whose own derivation
+  # fleet is sized for (roles/fleet_wiring/defaults/main/fleet_answer.yml, whose own derivation
   # fleet_answer_drain_seconds is the same sum); the load balancer drains a leaving host and
   # keeps a silent stream open that long.
-  answers        = yamldecode(file("${path.module}/../roles/fleet_wiring/defaults/main/fleet_answers.yml"))
+  answers        = yamldecode(file("${path.module}/../roles/fleet_wiring/defaults/main/fleet_answer.yml"))
   answer_seconds = ceil(local.answers.fleet_answer_max_tokens / local.answers.fleet_answer_min_tokens_per_second)
   drain_seconds  = local.answer_seconds + local.answers.fleet_answer_drain_margin_seconds
 

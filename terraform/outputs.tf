@@ -69,3 +69,8 @@ output "release_bucket_name" {
   description = "Where tools/release.py publishes releases (releases/<version>/)."
   value       = module.iam.release_bucket_name
 }
+
+output "configure_timeout_seconds" {
+  description = "How long a new host may take to configure itself before its launch hook abandons it (the deploy waits that long for the group to be in service)."
+  value       = var.configure_timeout_seconds
+}

@@ -133,7 +133,7 @@ variable "fleet_max_size" {
 }
 
 variable "configure_timeout_seconds" {
-  description = "How long a new host may wait in the launch lifecycle hook for Ansible to configure it (deploy workflow)."
+  description = "How long a new host may take to configure itself in the launch lifecycle hook (it waits for a first release, fetches it, converges site.yml on itself) before the hook abandons it."
   type        = number
   default     = 2700
 

@@ -48,10 +48,29 @@ def test_a_bad_shared_state_setting_is_refused_before_any_change(
     ("variables", "message"),
     [
         ({"fleet_documents_chunk_overlap": 250}, "open_webui_chunk_overlap (1000) below it"),
-        ({"open_webui_rag_top_k": 0}, "open_webui_rag_top_k (0) is 1 or more"),
+        ({"open_webui_rag_top_k": 0}, "open_webui_rag_top_k (0) and"),
+        ({"open_webui_answer_max_tokens": 0}, "open_webui_answer_max_tokens (0) are 1 or more"),
     ],
 )
 def test_a_bad_document_search_setting_is_refused_by_name(
     tmp_path: Path, variables: dict[str, object], message: str
 ) -> None:
     refused_before_any_change(tmp_path, "open_webui", variables, message)
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"fleet_answer_min_tokens_per_second": 0}, "fleet_answer_min_tokens_per_second (0)"),
+        ({"fleet_answer_max_tokens": 0}, "fleet_answer_max_tokens (0) and"),
+        ({"fleet_answer_max_tokens": 100000}, "at most 3600 s"),
+    ],
+    ids=["no rate", "no cap", "a drain the load balancer cannot wait"],
+)
+def test_a_bad_answer_length_cap_is_refused_by_the_wiring(
+    tmp_path: Path, variables: dict[str, object], message: str
+) -> None:
+    """The cap every drain is derived from is checked where it is defined (the wiring), before
+    any role runs."""
+    output = refused_before_any_change(tmp_path, "open_webui", variables, message)
+    assert "Check the answer length cap the drains are derived from" in output

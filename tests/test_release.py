@@ -14,7 +14,7 @@ import pytest
 
 from lab.config import REGION, REPO
 from lab.ec2 import DUMMY_CREDENTIALS, MotoServer
-from tools.host_apply import fetch
+from tools.host_apply import fetch, fetch_beside, unpack
 from tools.release import build, publish, verify
 
 WHEELHOUSE = REPO / ".cache" / "wheelhouse"
@@ -99,6 +99,18 @@ def test_a_published_release_is_what_a_host_fetches_and_a_changed_one_is_refused
     assert "releases/2.0.0/llm-fleet-2.0.0.tar.gz.sha256" in keys
     fetched, artifact = fetch("llm-fleet/test", tmp_path / "host", s3, ssm)
     assert fetched == record and artifact.read_bytes() == built.artifact.read_bytes()
+    # The wheel beside it comes into the unpacked release's wheelhouse, checked; one replaced in
+    # the bucket is refused by name.
+    release = unpack(artifact, "2.0.0", tmp_path / "home")
+    assert fetch_beside(record, release, s3) == 1
+    big = release / ".cache" / "wheelhouse" / "big_cuda_build-1.0-py3-none-any.whl"
+    assert big.read_bytes() == (hosts / big.name).read_bytes()
+    assert fetch_beside(record, release, s3) == 0  # already there and matching
+    big.unlink()
+    s3.put_object(Bucket="fleet-releases", Key=f"releases/2.0.0/{big.name}", Body=b"y")
+    with pytest.raises(SystemExit, match=r"big_cuda_build-1\.0-py3-none-any\.whl does not match"):
+        fetch_beside(record, release, s3)
+    assert not big.exists()
     # An artifact replaced in the bucket after it was recorded is not applied.
     s3.put_object(Bucket="fleet-releases", Key="releases/2.0.0/llm-fleet-2.0.0.tar.gz", Body=b"x")
     with pytest.raises(SystemExit, match="expected"):

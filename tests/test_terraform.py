@@ -3,6 +3,7 @@ mirror exists) and the invariants the fleet relies on, read from the HCL itself.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
@@ -248,7 +249,17 @@ def test_new_hosts_wait_for_ansible_before_serving() -> None:
     assert hook["lifecycle_transition"] == "autoscaling:EC2_INSTANCE_LAUNCHING"
     assert hook["default_result"] == "ABANDON"
     assert asg["health_check_type"] == "ELB"
-    assert asg["instance_refresh"][0]["strategy"] == "Rolling"
+
+
+def test_an_instance_refresh_keeps_serving_capacity() -> None:
+    """Launch before terminate: never fewer healthy hosts than in service, a failed refresh
+    rolled back; the old hosts drain through the target group's deregistration delay."""
+    (refresh,) = load().one("aws_autoscaling_group", "this").body["instance_refresh"]
+    assert refresh["strategy"] == "Rolling"
+    (preferences,) = refresh["preferences"]
+    assert preferences["min_healthy_percentage"] == 100
+    assert preferences["max_healthy_percentage"] > 100
+    assert preferences["auto_rollback"] is True and preferences["skip_matching"] is True
 
 
 def test_user_data_script_passes_shellcheck(tmp_path: Path) -> None:
@@ -265,8 +276,11 @@ def test_user_data_script_passes_shellcheck(tmp_path: Path) -> None:
 
 
 def test_user_data_fits_ec2s_limit_and_carries_the_self_configuration() -> None:
+    """Gzipped, as the launch template sends it (cloud-init unpacks gzipped user data)."""
     rendered = render(fleet_values("llm-fleet-prod-gpu-node-configure", True))
-    assert len(rendered.encode()) < USER_DATA_LIMIT
+    template = load().one("aws_launch_template", "this").body
+    assert str(template["user_data"]).startswith("${base64gzip(templatefile(")
+    assert len(gzip.compress(rendered.encode())) < USER_DATA_LIMIT
     assert HOST_APPLY.read_text() in rendered
     assert 'host_apply.py "llm-fleet-prod-gpu-node-configure" /var/log/llm-fleet/' in rendered
     fleet = load()
@@ -538,8 +552,8 @@ def test_the_load_balancers_drain_is_derived_from_the_answer_length_cap(
     """One value: terraform's drain (deregistration delay, idle timeout) is the wiring's
     fleet_answer_drain_seconds, which rolling_update_drain_timeout exceeds - evaluated by
     terraform itself (console) and by Ansible's templating, for the wiring's numbers and others."""
-    wiring = {**wiring_file("fleet_answers"), **numbers}
-    answers = tmp_path / "fleet_answers.yml"
+    wiring = {**wiring_file("fleet_answer"), **numbers}
+    answers = tmp_path / "fleet_answer.yml"
     answers.write_text(yaml.safe_dump(wiring))
     config = load()
     loaded = f'yamldecode(file("{answers}"))'

@@ -99,7 +99,10 @@ def test_ci_runs_the_whole_stack_scenario() -> None:
     assert any(s.get("run", "").endswith("make molecule-stack") for s in steps)
 
 
-def test_deploy_applies_terraform_then_site_yml_one_run_at_a_time() -> None:
+def test_deploy_publishes_the_release_and_leaves_each_host_to_complete_its_own_hook() -> None:
+    """terraform, then the release built and published (hosts in their launch hook take it),
+    then site.yml over the hosts already in service only, then a bounded wait for the group to
+    be in service; no step completes a lifecycle action (each host completes its own)."""
     flow = workflow("deploy")
     assert flow["on"]["push"]["branches"] == ["main"]
     assert flow["concurrency"]["cancel-in-progress"] is False
@@ -108,12 +111,17 @@ def test_deploy_applies_terraform_then_site_yml_one_run_at_a_time() -> None:
         scripts.index(step)
         for step in (
             "terraform apply",
-            "describe-instance-information",
+            "tools.release wheels",
+            "tools.release build",
+            "tools.release publish",
+            "LifecycleState=='InService'",
             "site.yml",
-            "complete-lifecycle-action",
+            "length(Instances[?LifecycleState=='InService'])",
         )
     ]
     assert order == sorted(order)
+    assert "complete-lifecycle-action" not in scripts
+    assert '--limit "${{ steps.hosts.outputs.limit }}"' in scripts
     assert "GITHUB_STEP_SUMMARY" in scripts and "PLAY RECAP" in scripts
 
 

@@ -177,6 +177,34 @@ def download(record: dict[str, str], dest: Path, s3: Any) -> Path:
     return artifact
 
 
+# In the release: the wheels too large to carry, which sit beside the artifact in S3.
+BESIDE_LIST = "BESIDE.json"
+
+
+def fetch_beside(record: dict[str, str], release: Path, s3: Any) -> int:
+    """The wheels the release names in BESIDE.json, from beside its artifact in S3 into its
+    wheelhouse, each checked against its SHA-256 (the list itself is under the artifact's);
+    returns how many were fetched."""
+    listed = release / BESIDE_LIST
+    wanted = json.loads(listed.read_text()) if listed.exists() else []
+    match = re.fullmatch(r"s3://([^/]+)/(.+)/[^/]+", record["artifact"])
+    if match is None:
+        raise SystemExit(f"release: {record['artifact']!r} is not an s3:// address")
+    wheelhouse = release / ".cache" / "wheelhouse"
+    wheelhouse.mkdir(parents=True, exist_ok=True)
+    fetched = 0
+    for wheel in wanted:
+        target = wheelhouse / wheel["name"]
+        if target.exists() and sha256_of(target) == wheel["sha256"]:
+            continue
+        s3.download_file(match.group(1), f"{match.group(2)}/{wheel['name']}", str(target))
+        if sha256_of(target) != wheel["sha256"]:
+            target.unlink()
+            raise SystemExit(f"release: {wheel['name']} does not match its SHA-256 in the release")
+        fetched += 1
+    return fetched
+
+
 def fetch(prefix: str, dest: Path, s3: Any, ssm: Any) -> tuple[dict[str, str], Path]:
     """The release /<prefix>/release names, downloaded and checked."""
     record = published(prefix, ssm)
@@ -264,6 +292,7 @@ def configure(
         with timings.step("fetch" + suffix):
             artifact = download(record, home / "downloads", s3)
             release = unpack(artifact, record["version"], home)
+            fetch_beside(record, release, s3)
         with timings.step("toolchain" + suffix):
             toolchain(release, home / "venv")
         with timings.step("converge" + suffix):

@@ -11,7 +11,8 @@
   llm-fleet-V.manifest.json   the version, the artifact's digest, and the wheels too large to carry
                               (over --carry-limit-mb: torch's CUDA build in production), which sit
                               beside it in S3 and are named here with their own digests
-  beside/                     those wheels
+  beside/                     those wheels (the artifact's BESIDE.json names them with their
+                              digests: the host fetches and checks each)
 The same inputs give the same bytes (sorted entries, fixed times and owners), so a rebuild of an
 unchanged tree is the same release.
 """
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.config import REPO
-from tools.host_apply import release_parameter, sha256_of
+from tools.host_apply import BESIDE_LIST, release_parameter, sha256_of
 
 # What a host needs to run site.yml against itself, relative to the repository.
 TREE = (
@@ -121,6 +122,21 @@ def download_apply_toolchain(root: Path, dest: Path) -> list[Path]:
     return sorted(dest.glob("*.whl"))
 
 
+def download_host_wheels(root: Path, dest: Path) -> list[Path]:
+    """The hosts' wheels (requirements-hosts.txt) for their Python and platform, from PyPI -
+    torch's CUDA build included (the lab's wheelhouse is downloaded inside a lab host instead,
+    with this machine's CPU build)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    platforms = [f"--platform={platform}" for platform in HOST_PLATFORMS]
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:",
+         f"--python-version={HOST_PYTHON}", *platforms, "--dest", str(dest),
+         "--requirement", str(root / "requirements-hosts.txt")],
+        check=True,
+    )  # fmt: skip
+    return sorted(dest.glob("*.whl"))
+
+
 def add_file(archive: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) -> None:
     info = tarfile.TarInfo(f"{PREFIX}/{name}")
     info.size, info.mode, info.mtime = len(data), mode, FIXED_MTIME
@@ -152,6 +168,9 @@ def build(
     beside_dir.mkdir(exist_ok=True)
     limit = carry_limit_mb * 1024 * 1024
     beside = [w for w in wheels if w.stat().st_size > limit]
+    beside_list = [
+        {"name": w.name, "sha256": sha256_of(w), "bytes": w.stat().st_size} for w in beside
+    ]
     artifact = out / f"{PREFIX}-{version}.tar.gz"
     with (
         artifact.open("wb") as raw,
@@ -168,6 +187,8 @@ def build(
             if wheel not in beside:
                 add_file(archive, f"{HOST_WHEELS}/{wheel.name}", wheel.read_bytes())
         add_file(archive, "VERSION", f"{version}\n".encode())
+        # What the host fetches from beside the artifact, named under the artifact's checksum.
+        add_file(archive, BESIDE_LIST, (json.dumps(beside_list, indent=2) + "\n").encode())
     digest = sha256_of(artifact)
     artifact.with_name(artifact.name + ".sha256").write_text(f"{digest}  {artifact.name}\n")
     for wheel in beside:
@@ -182,10 +203,7 @@ def build(
                 "artifact": artifact.name,
                 "sha256": digest,
                 "python": HOST_PYTHON,
-                "beside": [
-                    {"name": w.name, "sha256": sha256_of(w), "bytes": w.stat().st_size}
-                    for w in beside
-                ],
+                "beside": beside_list,
             },
             indent=2,
         )
@@ -240,7 +258,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     make.add_argument("--lab", action="store_true", help="add the lab's inventory and stand-ins")
     check = sub.add_parser("verify", help="check an artifact against its .sha256")
     check.add_argument("artifact", type=Path)
+    tools = sub.add_parser(
+        "toolchain", help="download the apply toolchain's wheels for the hosts' Python, once"
+    )
+    tools.add_argument("--dest", type=Path, default=REPO / ".cache" / "apply-wheels")
+    hosts = sub.add_parser(
+        "wheels", help="download the hosts' wheels for their Python (3.11, manylinux) from PyPI"
+    )
+    hosts.add_argument("--dest", type=Path, default=REPO / ".cache" / "wheelhouse")
+    send = sub.add_parser(
+        "publish", help="upload a built release to S3 and record it as the fleet's release"
+    )
+    send.add_argument("--version", required=True)
+    send.add_argument("--out", type=Path, default=REPO / "artifacts" / "release")
+    send.add_argument("--bucket", required=True, help="terraform output release_bucket_name")
+    send.add_argument("--prefix", required=True, help="terraform output state_prefix")
+    send.add_argument("--region", required=True)
     args = parser.parse_args(argv)
+    if args.command == "toolchain":
+        count = len(sorted(args.dest.glob("*.whl")) or download_apply_toolchain(REPO, args.dest))
+        print(f"{count} wheels in {args.dest}")
+        return 0
+    if args.command == "wheels":
+        count = len(download_host_wheels(REPO, args.dest))
+        print(f"{count} wheels in {args.dest}")
+        return 0
+    if args.command == "publish":
+        import boto3
+
+        built = Built(
+            args.out / f"{PREFIX}-{args.version}.tar.gz",
+            (args.out / f"{PREFIX}-{args.version}.tar.gz.sha256").read_text().split()[0],
+            args.out / f"{PREFIX}-{args.version}.manifest.json",
+        )
+        verify(built.artifact, built.sha256)
+        s3 = boto3.client("s3", region_name=args.region)
+        ssm = boto3.client("ssm", region_name=args.region)
+        record = publish(built, args.bucket, args.prefix, s3, ssm)
+        print(f"published {record['version']}: {record['artifact']} ({record['sha256'][:12]})")
+        return 0
     if args.command == "verify":
         verify(args.artifact, args.artifact.with_name(args.artifact.name + ".sha256").read_text())
         print(f"{args.artifact.name}: SHA-256 matches")

@@ -23,7 +23,9 @@ resource "aws_launch_template" "this" {
   image_id      = local.ami_id
   instance_type = var.instance_type
   ebs_optimized = true
-  user_data = base64encode(templatefile("${path.module}/user_data.sh.tftpl", {
+  # Gzipped (cloud-init unpacks it): the script with tools/host_apply.py inside is over EC2's
+  # 16 KB user-data limit as plain text.
+  user_data = base64gzip(templatefile("${path.module}/user_data.sh.tftpl", {
     data_label  = "llmfleet-data"
     data_dir    = var.data_dir
     data_volume = true
@@ -103,8 +105,10 @@ resource "aws_autoscaling_group" "this" {
   max_size            = var.max_size
   desired_capacity    = var.desired_capacity
   target_group_arns   = var.target_group_arns
-  # ELB health counts only after Ansible has configured the host: new hosts wait in the launch
-  # lifecycle hook (below) until the deploy workflow completes it, and the grace period covers it.
+  # ELB health counts only after the host configured itself: a new host waits in the launch
+  # lifecycle hook (below) until its own user data completes it (tools/host_apply.py: CONTINUE
+  # once site.yml converged it and its health gates passed, ABANDON otherwise), and the grace
+  # period covers that.
   health_check_type         = "ELB"
   health_check_grace_period = var.configure_timeout_seconds
   default_instance_warmup   = 300
@@ -121,16 +125,23 @@ resource "aws_autoscaling_group" "this" {
     name                 = local.configure_hook
     lifecycle_transition = "autoscaling:EC2_INSTANCE_LAUNCHING"
     heartbeat_timeout    = var.configure_timeout_seconds
-    # A host Ansible never finished is not put in service.
+    # A host that never completed its own configuration is not put in service.
     default_result = "ABANDON"
   }
 
+  # A new launch template (a new AMI, new user data) replaces the hosts launch-before-terminate:
+  # serving capacity never drops below what is in service (100 %), up to twice the hosts at once;
+  # each new host configures itself and is in service before an old one is drained (the target
+  # group's deregistration delay lets its answers finish) and terminated. A refresh whose hosts
+  # fail their hook is rolled back.
   instance_refresh {
     strategy = "Rolling"
     preferences {
-      min_healthy_percentage = 50
-      instance_warmup        = 300
+      min_healthy_percentage = 100
+      max_healthy_percentage = 200
+      instance_warmup        = 60
       skip_matching          = true
+      auto_rollback          = true
     }
   }
 

@@ -19,9 +19,12 @@ from lab_stack import (
     lab_host,
 )
 
-from lab.config import REPO, wired
+from lab.aws import client, state_prefix
+from lab.config import REPO, STATE_DIR, wired
 from lab.podman import address
+from lab.state import LabState
 from tests.helpers import inventory_list
+from tools.host_apply import release_parameter
 
 GPU_SERVICES = ["ollama", "open-webui", "fleet-rag", "amazon-cloudwatch-agent"]
 SERVICES = {
@@ -37,6 +40,29 @@ def test_inventory_groups_the_hosts_by_their_ec2_tags() -> None:
     assert sorted(inventory["role_gpu_node"]["hosts"]) == [GPU_HOST, OTHER_GPU_HOST]
     assert inventory["role_rag_node"]["hosts"] == [RAG_HOST]
     assert set(inventory["env_lab"]["hosts"]) == {GPU_HOST, RAG_HOST, OTHER_GPU_HOST}
+
+
+def test_the_second_gpu_node_configured_itself_from_the_published_release() -> None:
+    """OTHER_GPU_HOST was launched as the auto scaling group launches a host (lab scale): its
+    user data fetched the release the SSM parameter names, checked it, and applied site.yml to
+    itself - the version it applied is the published one, its log says what it did and how
+    long each step took. (The idempotence run's site.yml from the controller changed nothing on
+    it; the other tests use it as any gpu-node.)"""
+    state = LabState.load()
+    assert state is not None
+    published = client("ssm", state.endpoint).get_parameter(Name=release_parameter(state_prefix()))[
+        "Parameter"
+    ]["Value"]
+    host = lab_host(OTHER_GPU_HOST)
+    applied = json.loads(host.file("/opt/llm-fleet/applied.json").content_string)
+    assert applied == json.loads(published)
+    outcome = json.loads(
+        (STATE_DIR / f"user-data-{OTHER_GPU_HOST}.log").read_text().strip().splitlines()[-1]
+    )
+    assert outcome["result"] == "CONTINUE" and outcome["version"] == applied["version"]
+    assert {"release", "fetch", "toolchain", "converge"} <= set(outcome["steps"])
+    log = host.file(f"{wired('fleet_log_dir')}/llm-fleet-apply.log").content_string
+    assert "converge: started" in log and "no launch lifecycle hook" in log
 
 
 def test_each_host_runs_the_services_of_its_role() -> None:

@@ -80,12 +80,15 @@ $(WHEELHOUSE)/.fleet-rag: $(RAG_SOURCES) | venv
 
 # TEST STAND-INs for what cannot be downloaded here: the Ollama-API-compatible server packed as
 # Ollama release archives (the versions the ollama scenario installs and upgrades between), and
-# the CloudWatch agent packed as a .deb with the real package's name and layout.
+# the CloudWatch and Systems Manager agents packed as .debs with the real packages' names and
+# layouts.
 STANDIN_VERSIONS := 0.12.5 0.12.6
 CWAGENT_STANDIN_VERSION := 1.300073.2b1889
+SSM_AGENT_STANDIN_VERSION := 3.3.1142.0
 standin: venv
 	$(PY) -m tools.build_ollama_standin $(STANDIN_VERSIONS)
 	$(PY) -m tools.build_cloudwatch_agent_standin $(CWAGENT_STANDIN_VERSION)
+	$(PY) -m tools.build_ssm_agent_standin $(SSM_AGENT_STANDIN_VERSION)
 
 # fleet-rag's own venv for its tests, installed from the wheelhouse only.
 rag-venv: $(RAG_VENV)/.installed

@@ -9,36 +9,24 @@ beside it. The package is reproducible: the same version always gives the same b
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from lab.config import REPO
-from tools.artifacts import write_checksum
+from tools.standin_deb import pack
 
 SOURCE = REPO / "tests" / "fixtures" / "cloudwatch_agent_standin"
 OUT = REPO / ".cache" / "cloudwatch-agent-standin"
 HOME = Path("opt/aws/amazon-cloudwatch-agent")
-CONTROL = """Package: amazon-cloudwatch-agent
-Version: {version}
-Architecture: amd64
-Maintainer: llm-fleet tests <tests@llm-fleet.invalid>
-Depends: python3, systemd
-Section: admin
-Priority: optional
-Description: TEST STAND-IN for the Amazon CloudWatch agent (built by llm-fleet's tests)
- Same package name, paths and control commands as the real agent; it ships nothing to AWS.
-"""
-POSTINST = "#!/bin/sh\nset -e\nsystemctl daemon-reload || true\n"
 
 
 def build(version: str) -> Path:
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "root"
-        files = {
+    return pack(
+        "amazon-cloudwatch-agent",
+        version,
+        "the Amazon CloudWatch agent",
+        "Same package name, paths and control commands as the real agent; it ships nothing to AWS.",
+        {
             HOME / "bin" / "amazon-cloudwatch-agent": (SOURCE / "amazon-cloudwatch-agent", 0o755),
             HOME / "bin" / "amazon-cloudwatch-agent-ctl": (
                 SOURCE / "amazon-cloudwatch-agent-ctl",
@@ -48,31 +36,11 @@ def build(version: str) -> Path:
                 SOURCE / "amazon-cloudwatch-agent.service",
                 0o644,
             ),
-        }
-        for target, (source, mode) in files.items():
-            (root / target).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, root / target)
-            (root / target).chmod(mode)
-        (root / HOME / "bin" / "CWAGENT_VERSION").write_text(version + "\n")
-        for folder in ("etc/amazon-cloudwatch-agent.d", "logs", "var", "doc"):
-            (root / HOME / folder).mkdir(parents=True, exist_ok=True)
-        debian = root / "DEBIAN"
-        debian.mkdir()
-        (debian / "control").write_text(CONTROL.format(version=version))
-        (debian / "postinst").write_text(POSTINST)
-        (debian / "postinst").chmod(0o755)
-        for path in [root, *root.rglob("*")]:
-            os.utime(path, (0, 0), follow_symlinks=False)
-        OUT.mkdir(parents=True, exist_ok=True)
-        package = OUT / f"amazon-cloudwatch-agent_{version}_amd64.deb"
-        subprocess.run(
-            ["dpkg-deb", "--root-owner-group", "-Zxz", "--build", str(root), str(package)],
-            check=True,
-            capture_output=True,
-            env={**os.environ, "SOURCE_DATE_EPOCH": "0"},
-        )
-    write_checksum(package)
-    return package
+            HOME / "bin" / "CWAGENT_VERSION": (version + "\n", 0o644),
+        },
+        OUT,
+        [HOME / folder for folder in ("etc/amazon-cloudwatch-agent.d", "logs", "var", "doc")],
+    )
 
 
 def main(argv: list[str]) -> int:

@@ -56,6 +56,7 @@ LAB_TREE = (
     "inventories/lab",
     ".cache/ollama-standin",
     ".cache/cloudwatch-agent-standin",
+    ".cache/ssm-agent-standin",
     "tests/fixtures/documents",
 )
 # Where the hosts' wheels go in the release: where the roles look for them in a checkout.

@@ -1,0 +1,49 @@
+"""Pack the Systems Manager agent TEST STAND-IN (tests/fixtures/ssm_agent_standin, not the AWS
+Systems Manager agent, whose package cannot be downloaded here) as a Debian package with the
+real package's name and paths (/usr/bin/amazon-ssm-agent, its systemd unit).
+
+    python -m tools.build_ssm_agent_standin VERSION
+
+writes .cache/ssm-agent-standin/amazon-ssm-agent_VERSION_amd64.deb and its .sha256 beside it;
+the same version always gives the same bytes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from lab.config import REPO
+from tools.standin_deb import pack
+
+SOURCE = REPO / "tests" / "fixtures" / "ssm_agent_standin"
+OUT = REPO / ".cache" / "ssm-agent-standin"
+
+
+def build(version: str) -> Path:
+    return pack(
+        "amazon-ssm-agent",
+        version,
+        "the AWS Systems Manager agent",
+        "Same package name, binary and unit as the real agent; it registers nothing with AWS.",
+        {
+            Path("usr/bin/amazon-ssm-agent"): (SOURCE / "amazon-ssm-agent", 0o755),
+            Path("lib/systemd/system/amazon-ssm-agent.service"): (
+                SOURCE / "amazon-ssm-agent.service",
+                0o644,
+            ),
+            Path("usr/share/amazon-ssm-agent/VERSION"): (version + "\n", 0o644),
+        },
+        OUT,
+    )
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print(__doc__, file=sys.stderr)
+        return 2
+    print(build(argv[0]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -33,6 +33,16 @@ def uploads_bucket() -> str:
     return f"{PROJECT_TAG}-{ENVIRONMENT_TAG}-uploads"
 
 
+def releases_bucket() -> str:
+    """terraform's release bucket: the releases (releases/<version>/) and the model mirror."""
+    return f"{PROJECT_TAG}-{ENVIRONMENT_TAG}-releases"
+
+
+def models_mirror() -> str:
+    """Where the fleet's models are mirrored: beside the releases, as terraform publishes it."""
+    return f"s3://{releases_bucket()}/models"
+
+
 def master_secret_name() -> str:
     return f"{state_prefix()}/database-master"
 
@@ -56,6 +66,7 @@ def state_parameters(network: LabNetwork) -> dict[str, str]:
         "uploads_bucket": uploads_bucket(),
         "chroma_host": str(network.load_balancer_address),
         "chroma_port": str(wired("chroma_port")),
+        "models_mirror": models_mirror(),
     }
 
 
@@ -63,6 +74,7 @@ def create_shared_state(endpoint: str, network: LabNetwork) -> None:
     """Create the bucket, the secrets (each a fresh random value) and the parameters."""
     s3 = client("s3", endpoint)
     s3.create_bucket(Bucket=uploads_bucket())
+    s3.create_bucket(Bucket=releases_bucket())
     s3.put_bucket_versioning(Bucket=uploads_bucket(), VersioningConfiguration={"Status": "Enabled"})
     secretsmanager = client("secretsmanager", endpoint)
     names: dict[str, str] = wired("fleet_state_secret_names")

@@ -9,11 +9,14 @@ it registered in the target group and given traffic by the load balancer."""
 
 from __future__ import annotations
 
+import re
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
-from lab.aws import client, state_prefix
+from lab.aws import client, models_mirror, releases_bucket, state_prefix
 from lab.config import (
     HOST_PREFIX,
     REPO,
@@ -29,9 +32,9 @@ from lab.ec2 import DUMMY_CREDENTIALS, ec2_client, elbv2_client, register_target
 from lab.podman import wait_for_systemd
 from lab.state import LabHost, LabState
 from lab.user_data import fleet_values, render
+from tools.artifacts import OLLAMA_MIRROR, load_script
 from tools.release import Built, build, publish
 
-RELEASE_BUCKET = "llm-fleet-lab-releases"
 LAB_INVENTORY = "inventories/lab/aws_ec2.yml"
 
 
@@ -59,10 +62,38 @@ def lab_release(endpoint: str) -> Built:
         lab=True,
     )
     s3, ssm = client("s3", endpoint), client("ssm", endpoint)
-    if RELEASE_BUCKET not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
-        s3.create_bucket(Bucket=RELEASE_BUCKET)
-    publish(built, RELEASE_BUCKET, state_prefix(), s3, ssm)
+    publish(built, releases_bucket(), state_prefix(), s3, ssm)
     return built
+
+
+def mirror_models(state: LabState) -> dict[str, object]:
+    """The lab's stand-in for the deploy's model mirroring: the models a configured gpu-node
+    holds (the stand-in's, in Ollama's layout) copied into the lab's S3 mirror, as the deploy
+    copies the pinned models from Ollama's registry; blobs already there are not copied again."""
+    source = next(h.name for h in state.hosts if h.role == "gpu-node")
+    shown = subprocess.run(
+        ["podman", "exec", source, "systemctl", "show", "ollama.service", "-p", "Environment"],
+        capture_output=True, text=True, check=True, env=podman_env(),
+    ).stdout  # fmt: skip
+    match = re.search(r"OLLAMA_MODELS=(\S+)", shown)
+    if match is None:
+        raise SystemExit(f"{source} runs no Ollama with OLLAMA_MODELS: converge it first")
+    mirror = load_script(OLLAMA_MIRROR)
+    with tempfile.TemporaryDirectory() as scratch:
+        subprocess.run(
+            ["podman", "cp", f"{source}:{match.group(1)}", scratch],
+            check=True, capture_output=True, env=podman_env(),
+        )  # fmt: skip
+        folder = Path(scratch) / Path(match.group(1)).name
+        root = folder / "manifests" / mirror.REGISTRY
+        names = [
+            f"{'' if p.parts[-3] == 'library' else p.parts[-3] + '/'}{p.parts[-2]}:{p.parts[-1]}"
+            for p in sorted(root.glob("*/*/*"))
+        ]
+        report: dict[str, object] = mirror.push(
+            names, mirror.Source(folder), client("s3", state.endpoint), models_mirror()
+        )
+    return report
 
 
 def scale_out(state: LabState, zone: str) -> ScaledOut:
@@ -73,6 +104,10 @@ def scale_out(state: LabState, zone: str) -> ScaledOut:
     started = time.monotonic()
     built = lab_release(state.endpoint)
     seconds["release built and published"] = round(time.monotonic() - started, 1)
+    started = time.monotonic()
+    mirrored = mirror_models(state)
+    seconds["models mirrored"] = round(time.monotonic() - started, 1)
+    print(f"models mirrored: {mirrored}")
     network = lab_network()
     index = max(int(h.name.removeprefix(HOST_PREFIX)) for h in state.hosts) + 1
     name, address = f"{HOST_PREFIX}{index}", network.host_address(index)

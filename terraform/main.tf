@@ -165,6 +165,7 @@ module "state" {
   state_parameters               = local.wiring.fleet_state_parameters
   chroma_host                    = module.vector_store.dns_name
   chroma_port                    = local.chroma_port
+  models_mirror                  = "s3://${module.iam.release_bucket_name}/models"
   database_engine_version        = var.database_engine_version
   database_instance_class        = var.database_instance_class
   database_allocated_storage_gb  = var.database_allocated_storage_gb

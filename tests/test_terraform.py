@@ -425,6 +425,31 @@ def test_hosts_read_exactly_the_shared_state() -> None:
     assert "database_master_secret_arn" in iam["state_secret_arns"]
 
 
+def test_a_host_may_read_the_release_and_mirror_and_complete_only_its_fleets_hooks() -> None:
+    """What a self-configuring host's role allows: the release's and the model mirror's objects
+    (and listing under models/ only), the one release parameter, and CompleteLifecycleAction
+    on the fleet's own auto scaling groups (<project>-<environment>-*)."""
+    config = load()
+    policy = next(d for d in config.data if d.name == "self_configure").body
+    statements = {s["sid"]: s for s in policy["statement"]}
+    assert statements["ReleaseObjects"]["resources"] == [
+        "${module.release_bucket.arn}/releases/*",
+        "${module.release_bucket.arn}/models/*",
+    ]
+    assert statements["ReleaseObjects"]["actions"] == ["s3:GetObject"]
+    (condition,) = statements["MirrorListing"]["condition"]
+    assert condition["variable"] == "s3:prefix" and condition["values"] == ["models/*"]
+    assert statements["ReleaseParameter"]["resources"] == ["${var.release_parameter_arn}"]
+    complete = statements["CompleteOwnLaunch"]
+    assert complete["actions"] == ["autoscaling:CompleteLifecycleAction"]
+    assert str(complete["resources"][0]).endswith("autoScalingGroupName/${var.name}-*")
+    # The mirror is published where the ollama role reads it (the wiring's models_mirror).
+    assert config.modules["state"]["models_mirror"] == (
+        "s3://${module.iam.release_bucket_name}/models"
+    )
+    assert config.locals["modules/state:state"]["models_mirror"] == "${var.models_mirror}"
+
+
 def test_the_fleet_at_its_maximum_size_fits_in_postgresql_max_connections() -> None:
     """Each GPU host's Open WebUI opens up to 2 x (pool + overflow) connections (a sync and an
     async engine); the fleet at fleet_max_size, plus a reserve, must fit in max_connections -

@@ -113,6 +113,7 @@ def test_deploy_publishes_the_release_and_leaves_each_host_to_complete_its_own_h
             "terraform apply",
             "tools.release wheels",
             "tools.release build",
+            "ollama_mirror.py push",
             "tools.release publish",
             "LifecycleState=='InService'",
             "site.yml",

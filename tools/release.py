@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from lab.config import REPO
 from tools.host_apply import BESIDE_LIST, release_parameter, sha256_of
 
@@ -121,6 +123,16 @@ def download_apply_toolchain(root: Path, dest: Path) -> list[Path]:
         check=True,
     )  # fmt: skip
     return sorted(dest.glob("*.whl"))
+
+
+def pinned_models(root: Path = REPO) -> list[str]:
+    """ollama_models as the production inventory sets it (inventories/group_vars/all.yml), else
+    the ollama role's default: what the deploy mirrors."""
+    for source in ("inventories/group_vars/all.yml", "roles/ollama/defaults/main.yml"):
+        values = yaml.safe_load((root / source).read_text()) or {}
+        if "ollama_models" in values:
+            return [str(name) for name in values["ollama_models"]]
+    raise SystemExit("release: no ollama_models in the inventory or the ollama role")
 
 
 def download_host_wheels(root: Path, dest: Path) -> list[Path]:
@@ -259,6 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     make.add_argument("--lab", action="store_true", help="add the lab's inventory and stand-ins")
     check = sub.add_parser("verify", help="check an artifact against its .sha256")
     check.add_argument("artifact", type=Path)
+    sub.add_parser("models", help="the models the fleet pins (ollama_models), one per line")
     tools = sub.add_parser(
         "toolchain", help="download the apply toolchain's wheels for the hosts' Python, once"
     )
@@ -276,6 +289,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     send.add_argument("--prefix", required=True, help="terraform output state_prefix")
     send.add_argument("--region", required=True)
     args = parser.parse_args(argv)
+    if args.command == "models":
+        print("\n".join(pinned_models()))
+        return 0
     if args.command == "toolchain":
         count = len(sorted(args.dest.glob("*.whl")) or download_apply_toolchain(REPO, args.dest))
         print(f"{count} wheels in {args.dest}")

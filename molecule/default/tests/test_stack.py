@@ -63,6 +63,23 @@ def test_the_second_gpu_node_configured_itself_from_the_published_release() -> N
     assert {"release", "fetch", "toolchain", "converge"} <= set(outcome["steps"])
     log = host.file(f"{wired('fleet_log_dir')}/llm-fleet-apply.log").content_string
     assert "converge: started" in log and "no launch lifecycle hook" in log
+    # Its models came from the fleet's S3 mirror (which lab scale filled from GPU_HOST's, as the
+    # deploy fills it from Ollama's registry), none from a pull.
+    converge = (STATE_DIR / f"user-data-{OTHER_GPU_HOST}.log").read_text()
+    assert task_result(converge, "Copy the models from the mirror") == "changed"
+    assert task_result(converge, "Pull the models that are missing") in ("skipping", "ok", "")
+
+
+def task_result(output: str, task: str) -> str:
+    """The first result word (changed, ok, skipping) of a task in ansible-playbook's output."""
+    _, _, after = output.partition(task)
+    for line in after.splitlines()[1:]:
+        if line.startswith("TASK ["):
+            return ""
+        for word in ("changed", "ok", "skipping", "failed", "fatal"):
+            if line.startswith(f"{word}:"):
+                return word
+    return ""
 
 
 def test_each_host_runs_the_services_of_its_role() -> None:

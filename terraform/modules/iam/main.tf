@@ -136,13 +136,25 @@ module "release_bucket" {
 }
 
 # A host configures itself (tools/host_apply.py): it reads the release and the parameter naming
-# it, finds its own auto scaling group and completes the launch lifecycle action - of the
+# it, the model mirror beside it (models/, which the deploy fills), finds its own auto scaling group and completes the launch lifecycle action - of the
 # fleet's own groups only (their names start with <project>-<environment>-).
 data "aws_iam_policy_document" "self_configure" {
   statement {
     sid       = "ReleaseObjects"
     actions   = ["s3:GetObject"]
-    resources = ["${module.release_bucket.arn}/releases/*"]
+    resources = ["${module.release_bucket.arn}/releases/*", "${module.release_bucket.arn}/models/*"]
+  }
+  # Listing the mirror's keys turns a model it lacks into "not found" (a 404) rather than "access
+  # denied": the host then pulls that model from the registry.
+  statement {
+    sid       = "MirrorListing"
+    actions   = ["s3:ListBucket"]
+    resources = [module.release_bucket.arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["models/*"]
+    }
   }
   statement {
     sid       = "ReleaseParameter"

@@ -236,6 +236,7 @@ locals {
     uploads_bucket         = module.uploads.id
     chroma_host            = var.chroma_host
     chroma_port            = tostring(var.chroma_port)
+    models_mirror          = var.models_mirror
   }
 }
 

@@ -112,3 +112,8 @@ variable "uploads_noncurrent_days" {
   description = "Days a replaced or deleted upload is kept (versioning) before it expires."
   type        = number
 }
+
+variable "models_mirror" {
+  description = "The fleet's model mirror (s3://<release bucket>/models), published for the ollama role."
+  type        = string
+}

@@ -16,16 +16,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.request
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +29,9 @@ import boto3
 
 from lab.config import REGION, REPO
 from lab.ec2 import DUMMY_CREDENTIALS, MotoServer, free_port
-from tools.artifacts import OLLAMA_MIRROR, load_script
+from tests.ollama_models import StandIn, mirror, registry_tree, serving
 
 OUT = REPO / "artifacts" / "bench"
-STANDIN = REPO / "tests" / "fixtures" / "ollama_standin" / "ollama"
 # The default models (roles/ollama/defaults/main.yml) as Ollama's library lists them, GB.
 DEFAULT_MODELS_GB = {"deepseek-r1:1.5b": 1.1, "llama3.2:1b": 1.3, "qwen2.5:0.5b": 0.4}
 # Published or configured bandwidths, MB/s: a single Ollama pull from its registry (CDN-served;
@@ -46,11 +39,6 @@ DEFAULT_MODELS_GB = {"deepseek-r1:1.5b": 1.1, "llama3.2:1b": 1.3, "qwen2.5:0.5b"
 # ranged GETs (boto3's transfer manager: several hundred MB/s on a 10 Gbit/s g5.xlarge); the
 # data volume's gp3 write throughput as terraform provisions it (250 MB/s) caps both.
 REGISTRY_MBPS, S3_MBPS, VOLUME_MBPS = 60.0, 600.0, 250.0
-
-
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
 
 def timed(label: str, work: Any) -> tuple[float, Any]:
@@ -62,38 +50,11 @@ def timed(label: str, work: Any) -> tuple[float, Any]:
 
 
 def pull_with_standin(folder: Path, names: list[str], mib: int) -> None:
-    port = free_port()
-    env = dict(os.environ, OLLAMA_HOST=f"127.0.0.1:{port}", OLLAMA_MODELS=str(folder),
-               STANDIN_MODEL_BYTES=str(mib * 1024 * 1024))  # fmt: skip
-    proc = subprocess.Popen([sys.executable, str(STANDIN), "serve"], env=env)
+    standin = StandIn(folder, mib * 1024 * 1024)
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}", timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        for name in names:
-            body = json.dumps({"model": name, "stream": False}).encode()
-            request = urllib.request.Request(f"http://127.0.0.1:{port}/api/pull", data=body)
-            urllib.request.urlopen(request, timeout=600).close()
+        standin.pull(names)
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-def registry_tree(mirror: Any, pulled: Path, names: list[str], root: Path) -> None:
-    """The pulled models at the registry API's paths (/v2/<ns>/<model>/manifests|blobs/...)."""
-    for name in names:
-        namespace, model, tag = mirror.split_name(name)
-        raw = (pulled / mirror.manifest_key(name)).read_bytes()
-        target = root / "v2" / namespace / model / "manifests" / tag
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(raw)
-        for blob in mirror.blobs_of(json.loads(raw)):
-            served = root / "v2" / namespace / model / "blobs" / blob["digest"]
-            served.parent.mkdir(parents=True, exist_ok=True)
-            os.link(pulled / mirror.blob_key(blob["digest"]), served)
+        standin.stop()
 
 
 def main() -> int:
@@ -103,7 +64,6 @@ def main() -> int:
     args = parser.parse_args()
     names = [f"bench/model-{i}:v1" for i in range(args.models)]
     total_mb = args.models * args.mib * 1.048576
-    mirror = load_script(OLLAMA_MIRROR)
     figures: dict[str, Any] = {"models": args.models, "mib_per_model": args.mib}
     print(f"{args.models} models x {args.mib} MiB = {total_mb:.0f} MB")
     with tempfile.TemporaryDirectory() as scratch:
@@ -120,12 +80,8 @@ def main() -> int:
                 "without mirror: stand-in pull (generated locally)",
                 lambda: pull_with_standin(work / "pulled", names, args.mib),
             )
-            registry_tree(mirror, work / "pulled", names, work / "registry")
-            handler = partial(QuietHandler, directory=str(work / "registry"))
-            server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-            threading.Thread(target=server.serve_forever, daemon=True).start()
-            registry = f"http://127.0.0.1:{server.server_address[1]}"
-            try:
+            registry_tree(work / "pulled", names, work / "registry")
+            with serving(work / "registry") as registry:
                 figures["deploy: push from the registry API into S3"], _ = timed(
                     "deploy: push from a loopback registry into S3",
                     lambda: mirror.push(names, mirror.Source(registry=registry), s3, url),
@@ -134,8 +90,6 @@ def main() -> int:
                     "deploy: push again (blobs already there)",
                     lambda: mirror.push(names, mirror.Source(registry=registry), s3, url),
                 )
-            finally:
-                server.shutdown()
             took, report = timed(
                 "with mirror: a new host's fetch from S3 (checked)",
                 lambda: mirror.fetch(names, s3, url, work / "host"),

@@ -7,60 +7,19 @@ the bucket is refused by name and leaves no model behind."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import threading
 import time
-import urllib.request
 from collections.abc import Iterator
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
-from lab.config import REGION, REPO
-from lab.ec2 import DUMMY_CREDENTIALS, MotoServer, free_port
-from tools.artifacts import OLLAMA_MIRROR, load_script
+from lab.config import REGION
+from lab.ec2 import DUMMY_CREDENTIALS, MotoServer
+from tests.ollama_models import StandIn, mirror, registry_tree, serving
 
-STANDIN = REPO / "tests" / "fixtures" / "ollama_standin" / "ollama"
 MODELS = ["llama3.2:1b", "me/embedder:v2"]
-
-
-mirror = load_script(OLLAMA_MIRROR)
-
-
-class StandIn:
-    """The stand-in serving one models folder on loopback."""
-
-    def __init__(self, models: Path) -> None:
-        self.url = f"http://127.0.0.1:{free_port()}"
-        env = dict(os.environ, OLLAMA_HOST=self.url.removeprefix("http://"),
-                   OLLAMA_MODELS=str(models), STANDIN_MODEL_BYTES=str(3 * 1024 * 1024))  # fmt: skip
-        self.proc = subprocess.Popen([sys.executable, str(STANDIN), "serve"], env=env)
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(self.url, timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("the stand-in did not start")
-
-    def post(self, path: str, body: dict[str, Any]) -> Any:
-        request = urllib.request.Request(f"{self.url}{path}", data=json.dumps(body).encode())
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read())
-
-    def tags(self) -> list[str]:
-        with urllib.request.urlopen(f"{self.url}/api/tags", timeout=10) as response:
-            return sorted(m["name"] for m in json.loads(response.read())["models"])
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
 
 
 @pytest.fixture
@@ -69,8 +28,7 @@ def pulled(tmp_path: Path) -> Iterator[Path]:
     folder = tmp_path / "pulled"
     standin = StandIn(folder)
     try:
-        for name in MODELS:
-            standin.post("/api/pull", {"model": name, "stream": False})
+        standin.pull(MODELS)
         assert standin.tags() == sorted(MODELS)
     finally:
         standin.stop()
@@ -137,24 +95,9 @@ def test_a_push_from_the_registry_api(tmp_path: Path, pulled: Path, s3: Any) -> 
     """The deploy's path: manifests and blobs read over HTTP at the registry API's paths
     (/v2/<namespace>/<model>/manifests/<tag>, /blobs/<digest>), each blob checked."""
     root = tmp_path / "registry"
-    for name in MODELS:
-        namespace, model, tag = mirror.split_name(name)
-        raw = (pulled / mirror.manifest_key(name)).read_bytes()
-        target = root / "v2" / namespace / model / "manifests" / tag
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(raw)
-        for blob in mirror.blobs_of(json.loads(raw)):
-            served = root / "v2" / namespace / model / "blobs" / blob["digest"]
-            served.parent.mkdir(parents=True, exist_ok=True)
-            served.write_bytes((pulled / mirror.blob_key(blob["digest"])).read_bytes())
-    handler = partial(SimpleHTTPRequestHandler, directory=str(root))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        registry = f"http://127.0.0.1:{server.server_address[1]}"
-        url = f"s3://{s3.test_bucket}/models"
+    registry_tree(pulled, MODELS, root)
+    url = f"s3://{s3.test_bucket}/models"
+    with serving(root) as registry:
         report = mirror.push(MODELS, mirror.Source(registry=registry), s3, url)
-    finally:
-        server.shutdown()
     assert report["pushed"] == MODELS and report["blobs_copied"] == 3
     assert mirror.fetch(MODELS, s3, url, tmp_path / "host")["fetched"] == MODELS

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from lab.config import REPO
-from tools.standin_deb import pack
+from tools.standin_deb import cli, pack
 
 SOURCE = REPO / "tests" / "fixtures" / "cloudwatch_agent_standin"
 OUT = REPO / ".cache" / "cloudwatch-agent-standin"
@@ -43,13 +43,5 @@ def build(version: str) -> Path:
     )
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print(__doc__, file=sys.stderr)
-        return 2
-    print(build(argv[0]))
-    return 0
-
-
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    raise SystemExit(cli(build, __doc__, sys.argv[1:]))

@@ -7,8 +7,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from tools.artifacts import write_checksum
@@ -67,3 +68,12 @@ def pack(
         )
     write_checksum(deb)
     return deb
+
+
+def cli(build: Callable[[str], Path], usage: str | None, argv: Sequence[str]) -> int:
+    """`python -m tools.build_<agent>_standin VERSION`: build it, print the package's path."""
+    if len(argv) != 1:
+        print(usage, file=sys.stderr)
+        return 2
+    print(build(argv[0]))
+    return 0

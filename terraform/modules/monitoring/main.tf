@@ -55,8 +55,9 @@ locals {
     }
   }
 
-  # Log groups the cloudwatch_agent role ships the services' logs to.
-  services = ["ollama", "open-webui", "chroma", "fleet-rag"]
+  # Log groups the cloudwatch_agent role ships the services' logs to (and the hosts' own
+  # self-configuration log, tools/host_apply.py's).
+  services = ["ollama", "open-webui", "chroma", "fleet-rag", "llm-fleet-apply"]
 }
 
 resource "aws_sns_topic" "alarms" {

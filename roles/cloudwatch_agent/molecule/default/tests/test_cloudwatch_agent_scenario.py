@@ -57,7 +57,7 @@ def test_the_services_log_files_go_to_one_log_group_each(host: Host) -> None:
     files = config(host)["logs"]["logs_collected"]["files"]["collect_list"]  # type: ignore[index]
     assert [(f["file_path"], f["log_group_name"]) for f in files] == [
         (f"{LOGS}/{service}.log", f"/llm-fleet/{service}")
-        for service in ("ollama", "open-webui", "chroma", "fleet-rag")
+        for service in ("ollama", "open-webui", "chroma", "fleet-rag", "llm-fleet-apply")
     ]
     log = host.file(f"{HOME}/logs/amazon-cloudwatch-agent.log").content_string
     assert f"would tail {LOGS}/open-webui.log" in log

@@ -249,23 +249,29 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 def cmd_scale(args: argparse.Namespace) -> int:
-    """Launch gpu-nodes until the lab has args.gpu_nodes of them (none when it has: re-runs
-    change nothing), each configuring itself."""
-    from lab.scale import scale_out
+    """gpu-nodes up or down to args.gpu_nodes, as the auto scaling group does: each new one
+    configures itself; each leaving one (the newest) drains, then goes. None when the lab has
+    that many: re-runs change nothing."""
+    from lab.scale import scale_in, scale_out
 
     state = LabState.load()
     if state is None or not lab_is_healthy(state):
         raise SystemExit("the lab is not up: `lab up` first")
-    while (have := sum(h.role == "gpu-node" for h in state.hosts)) < args.gpu_nodes:
-        zones = [h.zone for h in state.hosts]
-        zone = min(AVAILABILITY_ZONES, key=zones.count)  # across zones, as the group balances
+    if args.gpu_nodes < 1:
+        raise SystemExit("--gpu-nodes must be 1 or more (the load balancer needs a target)")
+    while (have := sum(h.role == "gpu-node" for h in state.hosts)) != args.gpu_nodes:
         started = time.monotonic()
-        scaled = scale_out(state, zone)
-        for step, seconds in scaled.seconds.items():
+        if have < args.gpu_nodes:
+            zones = [h.zone for h in state.hosts]
+            zone = min(AVAILABILITY_ZONES, key=zones.count)  # across zones, as the group does
+            scaled = scale_out(state, zone)
+            steps, done = scaled.seconds, f"{scaled.host.name} in service"
+        else:
+            gone = scale_in(state)
+            steps, done = gone.seconds, f"{gone.host.name} terminated ({gone.cut} cut)"
+        for step, seconds in steps.items():
             print(f"{step:<32} {seconds:7.1f} s")
-        print(f"{scaled.host.name} in service after {time.monotonic() - started:.0f}s")
-    if have > args.gpu_nodes:
-        raise SystemExit(f"the lab has {have} gpu-nodes; scaling in is not there yet")
+        print(f"{done} after {time.monotonic() - started:.0f}s")
     print(f"{have} gpu-nodes")
     return 0
 
@@ -293,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("status", help="show the hosts and the EC2 API").set_defaults(func=cmd_status)
     sub.add_parser("down", help="remove everything `up` started").set_defaults(func=cmd_down)
     scale = sub.add_parser(
-        "scale", help="gpu-nodes up to N, each configured by itself from the release"
+        "scale", help="gpu-nodes up or down to N: new ones configure themselves, leaving ones drain"
     )
     scale.add_argument("--gpu-nodes", type=int, required=True)
     scale.set_defaults(func=cmd_scale)

@@ -74,6 +74,23 @@ def wired(name: str) -> Any:
     raise KeyError(f"{name} is not a value of the wiring layer ({WIRING})")
 
 
+def templated(variables: dict[str, Any], name: str) -> Any:
+    """What Ansible makes of one variable among these (its Jinja rendered as a play would)."""
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar, trust_as_template
+
+    trusted = {k: trust_as_template(v) if isinstance(v, str) else v for k, v in variables.items()}
+    return Templar(loader=DataLoader(), variables=trusted).template(
+        trust_as_template("{{ " + name + " }}")
+    )
+
+
+def wired_file(name: str) -> dict[str, Any]:
+    """One file of the wiring layer (roles/fleet_wiring/defaults/main/<name>.yml)."""
+    values: dict[str, Any] = yaml.safe_load((WIRING / f"{name}.yml").read_text()) or {}
+    return values
+
+
 # The ALB target group (Open WebUI on every GPU host), as terraform creates it in production.
 TARGET_GROUP = "llm-fleet-lab-webui"
 TARGET_GROUP_PORT = int(wired("open_webui_port"))

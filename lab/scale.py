@@ -26,7 +26,9 @@ from lab.config import (
     lab_imds_endpoint,
     lab_network,
     podman_env,
+    templated,
     venv_bin,
+    wired_file,
 )
 from lab.ec2 import DUMMY_CREDENTIALS, ec2_client, elbv2_client, register_targets
 from lab.podman import wait_for_systemd
@@ -42,6 +44,14 @@ LAB_INVENTORY = "inventories/lab/aws_ec2.yml"
 class ScaledOut:
     host: LabHost
     seconds: dict[str, float]
+
+
+@dataclass(frozen=True)
+class ScaledIn:
+    host: LabHost
+    seconds: dict[str, float]
+    # Connections still open when the deregistration delay ran out (cut by the termination).
+    cut: int
 
 
 def lab_release(endpoint: str) -> Built:
@@ -64,6 +74,64 @@ def lab_release(endpoint: str) -> Built:
     s3, ssm = client("s3", endpoint), client("ssm", endpoint)
     publish(built, releases_bucket(), state_prefix(), s3, ssm)
     return built
+
+
+def update_load_balancer() -> None:
+    """The lab's load balancer follows its target groups (HAProxy reloads: connections already
+    open on a removed backend finish on the old worker). The whole services playbook (its
+    service hosts are added by its first play, so a --limit would leave them out); the state
+    host's part changes nothing."""
+    subprocess.run(
+        [str(venv_bin("ansible-playbook")), "-i", "inventories/lab", "lab/playbooks/services.yml"],
+        cwd=REPO, check=True, capture_output=True, timeout=600,
+    )  # fmt: skip
+
+
+def open_connections(host: LabHost) -> int:
+    """Established connections to Open WebUI on the host (the load balancer's and users')."""
+    shown = subprocess.run(
+        ["podman", "exec", host.name, "ss", "-Htn", "state", "established",
+         f"( sport = :{TARGET_GROUP_PORT} )"],
+        capture_output=True, text=True, check=True, env=podman_env(),
+    ).stdout  # fmt: skip
+    return len([line for line in shown.splitlines() if line.strip()])
+
+
+def scale_in(state: LabState) -> ScaledIn:
+    """The newest gpu-node leaves as the auto scaling group takes one out: deregistered from
+    the target group (the load balancer sends it nothing new), its open answers drained - for at
+    most the deregistration delay, the wiring's fleet_answer_drain_seconds -, then terminated
+    (its instance and its container)."""
+    host = max(
+        (h for h in state.hosts if h.role == "gpu-node"),
+        key=lambda h: int(h.name.removeprefix(HOST_PREFIX)),
+    )
+    seconds: dict[str, float] = {}
+    started = time.monotonic()
+    elbv2 = elbv2_client(state.endpoint)
+    (group,) = elbv2.describe_target_groups(Names=[TARGET_GROUP])["TargetGroups"]
+    elbv2.deregister_targets(
+        TargetGroupArn=group["TargetGroupArn"],
+        Targets=[{"Id": host.instance_id, "Port": TARGET_GROUP_PORT}],
+    )
+    update_load_balancer()
+    seconds["out of the load balancer"] = round(time.monotonic() - started, 1)
+    started = time.monotonic()
+    delay = int(templated(wired_file("fleet_answer"), "fleet_answer_drain_seconds"))
+    while open_connections(host) and time.monotonic() - started < delay:
+        time.sleep(0.5)
+    seconds["drained"] = round(time.monotonic() - started, 1)
+    left = open_connections(host)
+    started = time.monotonic()
+    ec2_client(state.endpoint).terminate_instances(InstanceIds=[host.instance_id])
+    subprocess.run(
+        ["podman", "rm", "--force", "--time", "10", host.name],
+        check=True, capture_output=True, env=podman_env(),
+    )  # fmt: skip
+    state.hosts.remove(host)
+    state.save()
+    seconds["terminated"] = round(time.monotonic() - started, 1)
+    return ScaledIn(host, seconds, left)
 
 
 def mirror_models(state: LabState) -> dict[str, object]:
@@ -148,12 +216,7 @@ def scale_out(state: LabState, zone: str) -> ScaledOut:
     (group,) = elbv2.describe_target_groups(Names=[TARGET_GROUP])["TargetGroups"]
     register_targets(elbv2, group["TargetGroupArn"], [host.instance_id], TARGET_GROUP_PORT)
     started = time.monotonic()
-    # The whole services playbook (its service hosts are added by its first play, so a --limit
-    # would leave them out); the state host's part changes nothing.
-    subprocess.run(
-        [str(venv_bin("ansible-playbook")), "-i", "inventories/lab", "lab/playbooks/services.yml"],
-        cwd=REPO, check=True, capture_output=True, timeout=600,
-    )  # fmt: skip
+    update_load_balancer()
     seconds["load balancer updated"] = round(time.monotonic() - started, 1)
     print(f"release {built.artifact.name} ({built.sha256[:12]})")
     return ScaledOut(host, seconds)

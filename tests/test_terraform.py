@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from lab.config import REPO
+from lab.config import REPO, templated, wired_file
 from lab.user_data import HOST_APPLY, TEMPLATE, USER_DATA_LIMIT, fleet_values, render
 from tests.hcl import TERRAFORM, checkov_skips, load
 
@@ -313,10 +313,6 @@ def test_the_lab_renders_the_user_data_as_terraform_does(tmp_path: Path) -> None
 ## Shared state (modules/state), the rag tier (modules/vector_store, module "rag") --------------
 
 
-def wiring_file(name: str) -> Any:
-    return yaml.safe_load((REPO / "roles/fleet_wiring/defaults/main" / f"{name}.yml").read_text())
-
-
 def test_shared_state_publishes_what_the_wiring_reads() -> None:
     config = load()
     state = config.modules["state"]
@@ -325,7 +321,7 @@ def test_shared_state_publishes_what_the_wiring_reads() -> None:
     assert "fleet_state.yml" in str(config.locals[".:wiring"])
     # Every parameter the wiring requires has a value, and nothing else is published.
     published = config.locals["modules/state:state"]
-    assert sorted(published) == sorted(wiring_file("fleet_state")["fleet_state_parameters"])
+    assert sorted(published) == sorted(wired_file("fleet_state")["fleet_state_parameters"])
     # Under the prefix the inventories read: <Project>/<Environment> (the hosts' tags).
     assert config.locals["modules/state:prefix"] == "${var.project}/${var.environment}"
     for inventory in ("inventories/group_vars/all.yml", "inventories/lab/group_vars/all.yml"):
@@ -375,7 +371,7 @@ def test_redis_fails_over_across_zones_with_encryption_and_an_auth_token() -> No
     assert (
         "redis_auth_token" in redis["auth_token"] and "secret_version.fleet" in redis["auth_token"]
     )
-    assert "redis_auth_token" in wiring_file("fleet_state")["fleet_state_secret_names"]
+    assert "redis_auth_token" in wired_file("fleet_state")["fleet_state_secret_names"]
 
 
 def test_every_bucket_is_private_encrypted_versioned_and_tls_only() -> None:
@@ -554,17 +550,6 @@ def test_an_alarm_fires_when_hosts_stay_out_of_service_longer_than_a_configure()
     assert hook["heartbeat_timeout"] == "${var.configure_timeout_seconds}"
 
 
-def ansible_value(variables: dict[str, Any], name: str) -> Any:
-    """What Ansible makes of one wiring variable (its Jinja rendered as a play would)."""
-    from ansible.parsing.dataloader import DataLoader
-    from ansible.template import Templar, trust_as_template
-
-    trusted = {k: trust_as_template(v) if isinstance(v, str) else v for k, v in variables.items()}
-    return Templar(loader=DataLoader(), variables=trusted).template(
-        trust_as_template("{{ " + name + " }}")
-    )
-
-
 @needs_terraform
 @pytest.mark.parametrize(
     "numbers",
@@ -577,7 +562,7 @@ def test_the_load_balancers_drain_is_derived_from_the_answer_length_cap(
     """One value: terraform's drain (deregistration delay, idle timeout) is the wiring's
     fleet_answer_drain_seconds, which rolling_update_drain_timeout exceeds - evaluated by
     terraform itself (console) and by Ansible's templating, for the wiring's numbers and others."""
-    wiring = {**wiring_file("fleet_answer"), **numbers}
+    wiring = {**wired_file("fleet_answer"), **numbers}
     answers = tmp_path / "fleet_answer.yml"
     answers.write_text(yaml.safe_dump(wiring))
     config = load()
@@ -590,7 +575,7 @@ def test_the_load_balancers_drain_is_derived_from_the_answer_length_cap(
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    assert int(proc.stdout.strip()) == int(ansible_value(wiring, "fleet_answer_drain_seconds"))
+    assert int(proc.stdout.strip()) == int(templated(wiring, "fleet_answer_drain_seconds"))
     if not numbers:
         assert int(proc.stdout) == 201  # 2048 tokens at 12 tokens/s = 171 s, + 30 s
     assert config.modules["load_balancer"]["drain_seconds"] == "${local.drain_seconds}"

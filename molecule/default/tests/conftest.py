@@ -1,6 +1,6 @@
 """Fixtures of the whole-stack scenario: Open WebUI through the lab's load balancer (the ALB's
 stand-in) and the fleet's bootstrapped admin. Tests marked disruptive (they stop hosts and
-servers) run after all others."""
+servers) run after all others, and those marked last (they remove a host) after them."""
 
 from __future__ import annotations
 
@@ -21,10 +21,16 @@ CHROMEDRIVER = Path("/usr/bin/chromedriver")
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "disruptive: stops a host or a server; runs last")
+    config.addinivalue_line("markers", "last: removes a host for good; runs after the rest")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)
+    items.sort(
+        key=lambda item: (
+            item.get_closest_marker("disruptive") is not None,
+            item.get_closest_marker("last") is not None,
+        )
+    )
 
 
 @pytest.fixture(scope="session")

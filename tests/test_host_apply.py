@@ -168,3 +168,6 @@ def test_a_release_published_during_the_converge_is_applied_too(
     assert "release 6.0.0 was published while 5.0.0 converged" in out
     applied = json.loads((tmp_path / "home" / "applied.json").read_text())
     assert applied["version"] == "6.0.0"
+    # One release is kept on the root disk: the applied one, unpacked.
+    assert [r.name for r in (tmp_path / "home" / "releases").iterdir()] == ["6.0.0"]
+    assert not list((tmp_path / "home" / "downloads").iterdir())

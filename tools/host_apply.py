@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -292,6 +293,7 @@ def configure(
         with timings.step("fetch" + suffix):
             artifact = download(record, home / "downloads", s3)
             release = unpack(artifact, record["version"], home)
+            artifact.unlink()  # unpacked: the root disk keeps one copy of a release
             fetch_beside(record, release, s3)
         with timings.step("toolchain" + suffix):
             toolchain(release, home / "venv")
@@ -300,6 +302,9 @@ def configure(
         latest = published(who.prefix, ssm)
         if latest["version"] == record["version"]:
             (home / "applied.json").write_text(json.dumps(record, sort_keys=True) + "\n")
+            for other in (home / "releases").iterdir():  # earlier rounds' releases
+                if other.name != record["version"]:
+                    shutil.rmtree(other)
             return record
         say(f"release {latest['version']} was published while {record['version']} converged")
         record = latest

@@ -1,11 +1,13 @@
-"""`lab scale`: one more gpu-node, launched the way the auto scaling group launches one and
-configured by itself - no ansible-playbook from the controller. The lab builds this checkout's
+"""`lab scale`: gpu-nodes in and out as the auto scaling group moves them. Out: one more
+gpu-node, launched the way the group launches one and configured by itself - no
+ansible-playbook from the controller. The lab builds this checkout's
 release (its inventory and stand-ins added), publishes it in the lab's S3 and SSM as the deploy
 does, starts a host with an instance in the lab's EC2 API, and runs inside it the very user data
 terraform renders (lab/user_data.py), with lab values: no separate data volume, no lifecycle
 hook (the lab's EC2 API cannot complete one: tests/test_host_apply.py checks that call against
 botocore's API model instead), the lab's inventory. Only after the host's own run succeeded is
-it registered in the target group and given traffic by the load balancer."""
+it registered in the target group and given traffic by the load balancer. In: the newest
+gpu-node deregistered, drained and terminated (scale_in)."""
 
 from __future__ import annotations
 
@@ -55,7 +57,7 @@ class ScaledIn:
 
 
 def lab_release(endpoint: str) -> Built:
-    """This checkout as a release (version: its commit, + a digest of what differs), published."""
+    """This checkout as a release (version lab-<commit>; uncommitted changes go too), published."""
     commit = subprocess.run(
         ["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO, capture_output=True, text=True,
         check=True,

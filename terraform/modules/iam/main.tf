@@ -136,8 +136,9 @@ module "release_bucket" {
 }
 
 # A host configures itself (tools/host_apply.py): it reads the release and the parameter naming
-# it, the model mirror beside it (models/, which the deploy fills), finds its own auto scaling group and completes the launch lifecycle action - of the
-# fleet's own groups only (their names start with <project>-<environment>-).
+# it and the model mirror beside it (models/, which the deploy fills), finds its own auto scaling
+# group and completes the launch lifecycle action - of the fleet's own groups only (their names
+# start with <project>-<environment>-).
 data "aws_iam_policy_document" "self_configure" {
   statement {
     sid       = "ReleaseObjects"

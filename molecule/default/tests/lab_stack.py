@@ -36,12 +36,19 @@ def lab_host(name: str) -> Host:
     return testinfra.get_host(f"podman://{name}")
 
 
-def api(method: str, url: str, token: str = "", body: object = None, timeout: float = 300) -> Any:
+def api(
+    method: str, url: str, token: str = "", body: object = None, timeout: float = 300,
+    cookie: str = "",
+) -> Any:  # fmt: skip
+    """cookie: e.g. the load balancer's stickiness cookie (AWSALB=<instance id>), as a browser
+    pinned to that host sends it."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, method=method, data=data)
     request.add_header("Content-Type", "application/json")
     if token:
         request.add_header("Authorization", f"Bearer {token}")
+    if cookie:
+        request.add_header("Cookie", cookie)
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return json.loads(response.read())
 
@@ -55,8 +62,9 @@ def signin(url: str, email: str, password: str) -> dict[str, Any]:
 
 
 def chat(
-    url: str, token: str, model: str, question: str, files: list[dict[str, str]] | None = None
-) -> dict[str, Any]:
+    url: str, token: str, model: str, question: str, files: list[dict[str, str]] | None = None,
+    cookie: str = "",
+) -> dict[str, Any]:  # fmt: skip
     """One question to a model through Open WebUI's chat API (not streamed), with documents
     (knowledge collections, attachments) when files names them."""
     body: dict[str, Any] = {
@@ -66,7 +74,7 @@ def chat(
     }
     if files:
         body["files"] = files
-    reply: dict[str, Any] = api("POST", f"{url}/api/chat/completions", token, body)
+    reply: dict[str, Any] = api("POST", f"{url}/api/chat/completions", token, body, cookie=cookie)
     return reply
 
 

@@ -123,6 +123,26 @@ def test_rag_model_cites_the_right_file_and_page(webui_url: str, webui_token: st
     assert f"Sources:\n1. {RAG_SOURCE}" in content
 
 
+def test_the_self_configured_host_answers_through_the_load_balancer(
+    webui_url: str, webui_token: str
+) -> None:
+    """A chat and a RAG answer with its source through the load balancer, pinned to the
+    self-configured gpu-node by the stickiness cookie (as a user's browser is): its Open WebUI
+    logged both requests."""
+    state = LabState.load()
+    assert state is not None
+    (instance,) = [h.instance_id for h in state.hosts if h.name == OTHER_GPU_HOST]
+    log = f"{wired('fleet_log_dir')}/open-webui.log"
+    served = lab_host(OTHER_GPU_HOST).file(log).content_string.count("POST /api/chat/completions")
+    pin = f"AWSALB={instance}"
+    reply = chat(webui_url, webui_token, "llama3.2:1b", "Hi, new host", cookie=pin)
+    assert answer_text(reply) == "Stand-in answer from llama3.2:1b to: Hi, new host"
+    content = answer_text(chat(webui_url, webui_token, "fleet-rag", RAG_QUESTION, cookie=pin))
+    assert "every ninety days" in content and f"Sources:\n1. {RAG_SOURCE}" in content
+    now = lab_host(OTHER_GPU_HOST).file(log).content_string.count("POST /api/chat/completions")
+    assert now >= served + 2
+
+
 def test_services_log_to_files_the_cloudwatch_agent_stand_in_tails() -> None:
     """Every host runs the CloudWatch agent TEST STAND-IN (not the agent) on the config the role
     validated; the services' output is in the files it ships (after the chats above)."""

@@ -80,30 +80,35 @@ module "load_balancer" {
 module "fleet" {
   source = "./modules/fleet"
 
-  name                      = local.name
-  project                   = var.project
-  environment               = var.environment
-  role                      = "gpu-node"
-  instance_type             = var.instance_type
-  ami_id                    = var.ami_id
-  ami_ssm_parameter         = var.ami_ssm_parameter
-  subnet_ids                = module.network.private_subnet_ids
-  security_group_ids        = [module.security.host_security_group_id]
-  instance_profile_name     = module.iam.instance_profile_name
-  kms_key_arn               = local.kms_key_arn
-  root_volume_size_gb       = var.root_volume_size_gb
-  data_volume_size_gb       = var.data_volume_size_gb
-  data_dir                  = local.wiring.fleet_data_dir
-  log_dir                   = local.wiring.fleet_log_dir
-  min_size                  = var.fleet_min_size
-  desired_capacity          = var.fleet_desired_capacity
-  max_size                  = var.fleet_max_size
-  target_group_arns         = [module.load_balancer.target_group_arn]
-  alb_resource_label        = module.load_balancer.resource_label
-  requests_per_target       = var.requests_per_target
-  gpu_utilization_target    = var.gpu_utilization_target
-  metrics_namespace         = var.metrics_namespace
-  configure_timeout_seconds = var.configure_timeout_seconds
+  name                            = local.name
+  project                         = var.project
+  environment                     = var.environment
+  role                            = "gpu-node"
+  instance_type                   = var.instance_type
+  extra_instance_types            = var.extra_instance_types
+  on_demand_base_capacity         = var.on_demand_base_capacity
+  on_demand_percentage_above_base = var.on_demand_percentage_above_base
+  scheduled_scaling               = var.scheduled_scaling
+  time_zone                       = var.scheduled_scaling_time_zone
+  ami_id                          = var.ami_id
+  ami_ssm_parameter               = var.ami_ssm_parameter
+  subnet_ids                      = module.network.private_subnet_ids
+  security_group_ids              = [module.security.host_security_group_id]
+  instance_profile_name           = module.iam.instance_profile_name
+  kms_key_arn                     = local.kms_key_arn
+  root_volume_size_gb             = var.root_volume_size_gb
+  data_volume_size_gb             = var.data_volume_size_gb
+  data_dir                        = local.wiring.fleet_data_dir
+  log_dir                         = local.wiring.fleet_log_dir
+  min_size                        = var.fleet_min_size
+  desired_capacity                = var.fleet_desired_capacity
+  max_size                        = var.fleet_max_size
+  target_group_arns               = [module.load_balancer.target_group_arn]
+  alb_resource_label              = module.load_balancer.resource_label
+  requests_per_target             = var.requests_per_target
+  gpu_utilization_target          = var.gpu_utilization_target
+  metrics_namespace               = var.metrics_namespace
+  configure_timeout_seconds       = var.configure_timeout_seconds
 }
 
 module "monitoring" {

@@ -64,6 +64,46 @@ variable "instance_type" {
   }
 }
 
+variable "extra_instance_types" {
+  description = "Further GPU types the group may launch when instance_type is short (a mixed instances policy, first choice first): g4dn.xlarge's T4 serves fewer streams than g5's A10G, which target tracking absorbs (docs: capacity)."
+  type        = list(string)
+  default     = ["g4dn.xlarge"]
+
+  validation {
+    condition     = alltrue([for t in var.extra_instance_types : can(regex("^(g4dn|g5|g6|g6e)\\.[0-9]*x?large$", t))])
+    error_message = "extra_instance_types must be GPU types of the g4dn, g5, g6 or g6e families."
+  }
+}
+
+variable "on_demand_base_capacity" {
+  description = "GPU hosts always On-Demand (the floor users can count on)."
+  type        = number
+  default     = 1
+}
+
+variable "on_demand_percentage_above_base" {
+  description = "Percent of the GPU hosts above the base launched On-Demand; below 100 the rest runs on Spot (a Spot reclamation without an earlier rebalance recommendation cuts answers older than its two-minute notice)."
+  type        = number
+  default     = 100
+}
+
+variable "scheduled_scaling" {
+  description = "Off-hours: scheduled bounds of the GPU group by name, e.g. { night = { recurrence = \"0 20 * * 1-5\", min_size = 1, max_size = 2, desired = 1 }, morning = { ... } }; none by default."
+  type = map(object({
+    recurrence = string
+    min_size   = number
+    max_size   = number
+    desired    = number
+  }))
+  default = {}
+}
+
+variable "scheduled_scaling_time_zone" {
+  description = "IANA time zone of the scheduled_scaling recurrences."
+  type        = string
+  default     = "Etc/UTC"
+}
+
 variable "ami_id" {
   description = "AMI of the hosts. Empty: the latest Debian 12 AMI from the public SSM parameter ami_ssm_parameter."
   type        = string

@@ -584,3 +584,29 @@ def test_the_load_balancers_drain_is_derived_from_the_answer_length_cap(
     assert alb["idle_timeout"] == group["deregistration_delay"] == "${var.drain_seconds}"
     rolling = (REPO / "playbooks" / "rolling_update.yml").read_text()
     assert "default(fleet_answer_drain_seconds | int + 30)" in rolling
+
+
+def test_the_gpu_group_mixes_instance_types_with_an_on_demand_base_and_optional_spot() -> None:
+    """g5 first, g4dn when g5 is short; the base always On-Demand, the share above it On-Demand
+    by default (Spot is an option), capacity rebalancing on; off-hours schedules as an option."""
+    config = load()
+    asg = config.one("aws_autoscaling_group", "this").body
+    assert "launch_template" not in asg, "one way to launch: the mixed instances policy"
+    (policy,) = asg["mixed_instances_policy"]
+    (template,) = policy["launch_template"]
+    override = template["dynamic"][0]["override"]
+    assert override["for_each"] == "${concat([var.instance_type], var.extra_instance_types)}"
+    (distribution,) = policy["instances_distribution"]
+    assert distribution["on_demand_base_capacity"] == "${var.on_demand_base_capacity}"
+    assert distribution["spot_allocation_strategy"] == "price-capacity-optimized"
+    assert asg["capacity_rebalance"] is True
+    assert config.default("instance_type") == "g5.xlarge"
+    assert config.default("extra_instance_types") == ["g4dn.xlarge"]
+    assert config.default("on_demand_percentage_above_base") == 100  # Spot only when asked
+    assert config.default("on_demand_base_capacity") >= 1
+    schedule = config.one("aws_autoscaling_schedule", "this").body
+    assert schedule["for_each"] == "${var.scheduled_scaling}"
+    assert config.default("scheduled_scaling") == {}
+    fleet = config.modules["fleet"]
+    assert fleet["extra_instance_types"] == "${var.extra_instance_types}"
+    assert fleet["scheduled_scaling"] == "${var.scheduled_scaling}"

@@ -112,13 +112,33 @@ resource "aws_autoscaling_group" "this" {
   health_check_type         = "ELB"
   health_check_grace_period = var.configure_timeout_seconds
   default_instance_warmup   = 300
-  capacity_rebalance        = false
+  capacity_rebalance        = true
   wait_for_capacity_timeout = "0"
   enabled_metrics           = ["GroupDesiredCapacity", "GroupInServiceInstances", "GroupPendingInstances", "GroupTerminatingInstances"]
 
-  launch_template {
-    id      = aws_launch_template.this.id
-    version = aws_launch_template.this.latest_version
+  # The launch template with the instance types the group may use, first choice first; On-Demand
+  # for the base and the given share above it, Spot for the rest (price-capacity-optimized).
+  # Capacity rebalancing replaces a Spot host at risk before its two-minute notice; a host leaves
+  # through the same drain as scale-in (the target group's deregistration delay).
+  mixed_instances_policy {
+    launch_template {
+      launch_template_specification {
+        launch_template_id = aws_launch_template.this.id
+        version            = aws_launch_template.this.latest_version
+      }
+      dynamic "override" {
+        for_each = concat([var.instance_type], var.extra_instance_types)
+        content {
+          instance_type = override.value
+        }
+      }
+    }
+    instances_distribution {
+      on_demand_allocation_strategy            = "prioritized"
+      on_demand_base_capacity                  = var.on_demand_base_capacity
+      on_demand_percentage_above_base_capacity = var.on_demand_percentage_above_base
+      spot_allocation_strategy                 = "price-capacity-optimized"
+    }
   }
 
   initial_lifecycle_hook {
@@ -196,4 +216,16 @@ resource "aws_autoscaling_policy" "gpu_utilization" {
       }
     }
   }
+}
+
+# Off-hours: the group's bounds changed on a schedule (an option; none by default).
+resource "aws_autoscaling_schedule" "this" {
+  for_each               = var.scheduled_scaling
+  scheduled_action_name  = each.key
+  autoscaling_group_name = aws_autoscaling_group.this.name
+  recurrence             = each.value.recurrence
+  time_zone              = var.time_zone
+  min_size               = each.value.min_size
+  max_size               = each.value.max_size
+  desired_capacity       = each.value.desired
 }

@@ -24,8 +24,48 @@ variable "role" {
 }
 
 variable "instance_type" {
-  description = "GPU instance type."
+  description = "The hosts' instance type (the launch template's; the first choice)."
   type        = string
+}
+
+variable "extra_instance_types" {
+  description = "Further instance types the group may launch when the first is short (a mixed instances policy); empty: the one type."
+  type        = list(string)
+  default     = []
+}
+
+variable "on_demand_base_capacity" {
+  description = "Hosts always launched On-Demand, whatever Spot offers."
+  type        = number
+  default     = 0
+}
+
+variable "on_demand_percentage_above_base" {
+  description = "Percent of the hosts above the base launched On-Demand (100: no Spot; lower: the rest on Spot)."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.on_demand_percentage_above_base >= 0 && var.on_demand_percentage_above_base <= 100
+    error_message = "on_demand_percentage_above_base must be 0 to 100."
+  }
+}
+
+variable "scheduled_scaling" {
+  description = "Scheduled changes of the group's bounds (off-hours), by name: cron recurrence (UTC unless time_zone), min, max and desired hosts."
+  type = map(object({
+    recurrence = string
+    min_size   = number
+    max_size   = number
+    desired    = number
+  }))
+  default = {}
+}
+
+variable "time_zone" {
+  description = "IANA time zone of the scheduled scaling recurrences."
+  type        = string
+  default     = "Etc/UTC"
 }
 
 variable "ami_id" {

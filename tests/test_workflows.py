@@ -99,12 +99,34 @@ def test_ci_runs_the_whole_stack_scenario() -> None:
     assert any(s.get("run", "").endswith("make molecule-stack") for s in steps)
 
 
+def test_deploy_runs_after_ci_passed_and_applies_the_plan_it_showed() -> None:
+    """Triggered by CI's success on main (or by hand), on the commit CI passed; a plan job shows
+    and keeps the plan; the deploy job, in the prod environment (its reviewers), applies that
+    plan file and re-plans nothing."""
+    flow = workflow("deploy")
+    on = flow["on"]
+    assert "push" not in on and on["workflow_run"]["workflows"] == ["ci"]
+    assert on["workflow_run"]["branches"] == ["main"] and "workflow_dispatch" in on
+    plan, deploy = flow["jobs"]["plan"], flow["jobs"]["deploy"]
+    assert "workflow_run.conclusion == 'success'" in plan["if"]
+    assert flow["env"]["REF"] == "${{ github.event.workflow_run.head_sha || github.sha }}"
+    for job in (plan, deploy):
+        assert job["steps"][0]["with"]["ref"] == "${{ env.REF }}"
+    plan_script = "\n".join(s.get("run", "") for s in plan["steps"])
+    assert "terraform plan -out=tfplan" in plan_script and "GITHUB_STEP_SUMMARY" in plan_script
+    assert any(s.get("uses", "").startswith("actions/upload-artifact") for s in plan["steps"])
+    assert deploy["needs"] == "plan" and deploy["environment"]["name"] == "prod"
+    deploy_script = "\n".join(s.get("run", "") for s in deploy["steps"])
+    assert "terraform plan" not in deploy_script and "terraform apply tfplan" in deploy_script
+    assert any(s.get("uses", "").startswith("actions/download-artifact") for s in deploy["steps"])
+
+
 def test_deploy_publishes_the_release_and_leaves_each_host_to_complete_its_own_hook() -> None:
     """terraform, then the release built and published (hosts in their launch hook take it),
     then site.yml over the hosts already in service only, then a bounded wait for the group to
-    be in service; no step completes a lifecycle action (each host completes its own)."""
+    be in service, then the post-deploy check; no step completes a lifecycle action (each host
+    completes its own)."""
     flow = workflow("deploy")
-    assert flow["on"]["push"]["branches"] == ["main"]
     assert flow["concurrency"]["cancel-in-progress"] is False
     scripts = run_scripts(flow)
     order = [
@@ -118,11 +140,13 @@ def test_deploy_publishes_the_release_and_leaves_each_host_to_complete_its_own_h
             "LifecycleState=='InService'",
             "site.yml",
             "length(Instances[?LifecycleState=='InService'])",
+            "tools.post_deploy_check",
         )
     ]
     assert order == sorted(order)
     assert "complete-lifecycle-action" not in scripts
     assert '--limit "${{ steps.hosts.outputs.limit }}"' in scripts
+    assert '--summary "$GITHUB_STEP_SUMMARY"' in scripts and "::add-mask::" in scripts
     assert "GITHUB_STEP_SUMMARY" in scripts and "PLAY RECAP" in scripts
 
 

@@ -6,6 +6,7 @@ Ollama) through the load balancer, a grounded answer from fleet-rag, logs for th
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from lab_stack import (
     GPU_HOST,
@@ -20,10 +21,10 @@ from lab_stack import (
 )
 
 from lab.aws import client, state_prefix
-from lab.config import REPO, STATE_DIR, wired
+from lab.config import REPO, STATE_DIR, venv_bin, wired
 from lab.podman import address
 from lab.state import LabState
-from tests.helpers import inventory_list
+from tests.helpers import inventory_list, run_tool
 from tools.host_apply import release_parameter
 
 GPU_SERVICES = ["ollama", "open-webui", "fleet-rag", "amazon-cloudwatch-agent"]
@@ -141,6 +142,27 @@ def test_the_self_configured_host_answers_through_the_load_balancer(
     assert "every ninety days" in content and f"Sources:\n1. {RAG_SOURCE}" in content
     now = lab_host(OTHER_GPU_HOST).file(log).content_string.count("POST /api/chat/completions")
     assert now >= served + 2
+
+
+def test_the_post_deploy_check_passes_on_the_platform_and_fails_a_bad_password(
+    webui_url: str, admin_password: str, tmp_path: Path
+) -> None:
+    """tools/post_deploy_check.py, as the deploy runs it after every deploy, through the load
+    balancer: health, version, the admin's sign-in, the models, a chat, a fleet-rag answer citing
+    its source - all ok, in the Markdown summary; with a wrong password it fails, naming it."""
+    summary = tmp_path / "summary.md"
+    command: list[str | Path] = [
+        venv_bin("python"), "-m", "tools.post_deploy_check", "--url", webui_url,
+        "--model", "llama3.2:1b", "--rag-question", RAG_QUESTION, "--summary", summary,
+    ]  # fmt: skip
+    passed = run_tool(*command, timeout=600, LLM_FLEET_ADMIN_PASSWORD=admin_password)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    table = summary.read_text()
+    for check in ("health", "version", "admin sign-in", "models", "chat (llama3.2:1b)"):
+        assert f"| {check} | ok |" in table, table
+    assert "| RAG answer (fleet-rag) | ok |" in table and RAG_SOURCE.split(" (")[0] in table
+    refused = run_tool(*command, timeout=600, LLM_FLEET_ADMIN_PASSWORD="not-the-password")
+    assert refused.returncode == 1 and "| admin sign-in | FAILED |" in refused.stdout
 
 
 def test_services_log_to_files_the_cloudwatch_agent_stand_in_tails() -> None:

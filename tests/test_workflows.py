@@ -31,8 +31,31 @@ def run_scripts(flow: dict[str, Any]) -> str:
     return "\n".join(s.get("run", "") for job in flow["jobs"] for s in steps(flow, job))
 
 
-def test_the_four_workflows_exist() -> None:
-    assert [f.stem for f in FILES] == ["ci", "deploy", "destroy", "drift"]
+def test_the_five_workflows_exist() -> None:
+    assert [f.stem for f in FILES] == ["ci", "deploy", "destroy", "drift", "plan"]
+
+
+PLAN_ACTION = REPO / ".github" / "actions" / "terraform-plan" / "action.yml"
+
+
+def test_one_plan_action_shows_and_keeps_the_plan() -> None:
+    """The deploy and pull requests plan through one composite action: the plan file, its
+    summary in the job summary, the artifact."""
+    action = yaml.safe_load(PLAN_ACTION.read_text())
+    script = "\n".join(s.get("run", "") for s in action["runs"]["steps"])
+    assert 'terraform plan -lock="${LOCK}" -out=tfplan' in script
+    assert "GITHUB_STEP_SUMMARY" in script and "terraform show -no-color tfplan" in script
+    uploads = [s for s in action["runs"]["steps"] if s.get("uses", "").startswith("actions/upload")]
+    assert uploads and "terraform/tfplan" in uploads[0]["with"]["path"]
+
+
+def test_pull_requests_get_a_read_only_plan() -> None:
+    flow = workflow("plan")
+    assert "terraform/**" in flow["on"]["pull_request"]["paths"]
+    (job,) = flow["jobs"].values()
+    assert "head.repo.full_name == github.repository" in job["if"]  # forks: no OIDC token
+    (plan,) = [s for s in job["steps"] if s.get("uses") == "./.github/actions/terraform-plan"]
+    assert plan["with"]["lock"] == "false" and "PLAN_ROLE" in plan["with"]["role-to-assume"]
 
 
 def test_actionlint_finds_nothing() -> None:
@@ -112,9 +135,7 @@ def test_deploy_runs_after_ci_passed_and_applies_the_plan_it_showed() -> None:
     assert flow["env"]["REF"] == "${{ github.event.workflow_run.head_sha || github.sha }}"
     for job in (plan, deploy):
         assert job["steps"][0]["with"]["ref"] == "${{ env.REF }}"
-    plan_script = "\n".join(s.get("run", "") for s in plan["steps"])
-    assert "terraform plan -out=tfplan" in plan_script and "GITHUB_STEP_SUMMARY" in plan_script
-    assert any(s.get("uses", "").startswith("actions/upload-artifact") for s in plan["steps"])
+    assert any(s.get("uses") == "./.github/actions/terraform-plan" for s in plan["steps"])
     assert deploy["needs"] == "plan" and deploy["environment"]["name"] == "prod"
     deploy_script = "\n".join(s.get("run", "") for s in deploy["steps"])
     assert "terraform plan" not in deploy_script and "terraform apply tfplan" in deploy_script

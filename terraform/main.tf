@@ -73,7 +73,15 @@ module "load_balancer" {
   certificate_arn     = var.acm_certificate_arn
   app_port            = local.open_webui_port
   deletion_protection = var.alb_deletion_protection
+  access_logs         = var.alb_access_logs
   access_logs_bucket  = var.alb_access_logs_bucket
+  access_logs_days    = var.alb_access_logs_days
+  kms_key_arn         = local.kms_key_arn
+  waf                 = var.waf
+  waf_rate_limit      = var.waf_rate_limit
+  log_retention_days  = var.log_retention_days
+  dns_zone_id         = var.dns_zone_id
+  dns_name            = var.dns_name
   drain_seconds       = local.drain_seconds
 }
 

@@ -74,3 +74,13 @@ output "configure_timeout_seconds" {
   description = "How long a new host may take to configure itself before its launch hook abandons it (the deploy waits that long for the group to be in service)."
   value       = var.configure_timeout_seconds
 }
+
+output "url" {
+  description = "What users open: https://<dns_name>/ when terraform made the DNS record, else the ALB's own name."
+  value       = module.load_balancer.url
+}
+
+output "alb_access_logs_bucket" {
+  description = "Where the ALB's access logs go (empty: off)."
+  value       = module.load_balancer.access_logs_bucket
+}

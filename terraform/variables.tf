@@ -227,10 +227,56 @@ variable "alb_deletion_protection" {
   default     = true
 }
 
+variable "alb_access_logs" {
+  description = "Write the ALB's access logs to S3 (on by default)."
+  type        = bool
+  default     = true
+}
+
 variable "alb_access_logs_bucket" {
-  description = "Existing S3 bucket for ALB access logs. Empty: access logs off."
+  description = "An existing S3 bucket for the ALB's access logs (its policy must let ELB deliver). Empty: a private bucket of the fleet's, SSE-S3, expiring after alb_access_logs_days."
   type        = string
   default     = ""
+}
+
+variable "alb_access_logs_days" {
+  description = "Days the ALB's access logs are kept in the fleet's bucket."
+  type        = number
+  default     = 90
+}
+
+variable "waf" {
+  description = "A WAF web ACL in front of the ALB: AWS managed rule groups (common, known bad inputs, IP reputation) and a per-address rate limit, logged to CloudWatch. Off by default (charged per request)."
+  type        = bool
+  default     = false
+}
+
+variable "waf_rate_limit" {
+  description = "Requests per 5 minutes one client address may send before the WAF blocks it (a streamed answer is one request)."
+  type        = number
+  default     = 2000
+
+  validation {
+    condition     = var.waf_rate_limit >= 100
+    error_message = "waf_rate_limit must be at least 100 (WAF's minimum)."
+  }
+}
+
+variable "dns_zone_id" {
+  description = "Route 53 hosted zone in which to point dns_name at the ALB (an alias record). Empty: no record (point your DNS at the output alb_dns_name)."
+  type        = string
+  default     = ""
+}
+
+variable "dns_name" {
+  description = "The name users open - the ACM certificate's - when dns_zone_id is set; also Open WebUI's public URL."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.dns_name == "" || can(regex("^([a-z0-9-]+\\.)+[a-z]{2,}$", var.dns_name))
+    error_message = "dns_name must be a DNS name like chat.example.com."
+  }
 }
 
 variable "metrics_namespace" {

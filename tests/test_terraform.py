@@ -385,8 +385,17 @@ def test_every_bucket_is_private_encrypted_versioned_and_tls_only() -> None:
     assert all(block[k] is True for k in (*public, "restrict_public_buckets"))
     (rule,) = config.one("aws_s3_bucket_server_side_encryption_configuration", "this").body["rule"]
     default = rule["apply_server_side_encryption_by_default"][0]
-    assert default["sse_algorithm"] == "aws:kms"
-    assert default["kms_master_key_id"] == "${var.kms_key_arn}"
+    assert default["sse_algorithm"] == '${var.sse_s3 ? "AES256" : "aws:kms"}'
+    assert default["kms_master_key_id"] == "${var.sse_s3 ? null : var.kms_key_arn}"
+    # KMS for every bucket but the ALB's access logs (ELB delivers to SSE-S3 buckets only).
+    calls = re.findall(
+        r'^module "([a-z_]+)" \{\n(.*?)^\}$',
+        "\n".join(path.read_text() for path in TERRAFORM.glob("modules/*/main.tf")),
+        flags=re.MULTILINE | re.DOTALL,
+    )
+    calls = [(name, body) for name, body in calls if '"../private_bucket"' in body]
+    assert len(calls) >= 4
+    assert {name for name, body in calls if "sse_s3" in body} == {"access_logs"}
     versioning = config.one("aws_s3_bucket_versioning", "this").body
     assert versioning["versioning_configuration"][0]["status"] == "Enabled"
     policy = next(d for d in config.data if d.name == "tls_only").body
@@ -610,3 +619,41 @@ def test_the_gpu_group_mixes_instance_types_with_an_on_demand_base_and_optional_
     fleet = config.modules["fleet"]
     assert fleet["extra_instance_types"] == "${var.extra_instance_types}"
     assert fleet["scheduled_scaling"] == "${var.scheduled_scaling}"
+
+
+def test_alb_access_logs_are_on_and_waf_and_dns_are_options() -> None:
+    """Access logs on by default into a private bucket of the fleet's (SSE-S3, which ELB log
+    delivery needs; expiring), ELB's account may only put objects under the ALB's prefix; a WAF
+    with AWS managed rule groups (known bad inputs - Log4j - among them), a rate limit and its
+    log group, and a Route 53 alias record, each behind its variable."""
+    config = load()
+    assert config.default("alb_access_logs") is True
+    assert config.default("waf") is False and config.default("dns_zone_id") == ""
+    alb = config.one("aws_lb", "this").body
+    (logs,) = alb["access_logs"]
+    assert logs["enabled"] == "${var.access_logs}"
+    assert logs["bucket"] == "${local.access_logs_bucket}"
+    lb = config.modules["load_balancer"]
+    assert lb["access_logs"] == "${var.alb_access_logs}" and lb["waf"] == "${var.waf}"
+    body = " ".join((TERRAFORM / "modules/load_balancer/main.tf").read_text().split())
+    assert "sse_s3 = true expiration_days = var.access_logs_days" in body
+    delivery = next(d for d in config.data if d.name == "log_delivery").body
+    (put,) = delivery["statement"]
+    assert put["actions"] == ["s3:PutObject"]
+    assert put["principals"][0]["identifiers"] == ["${data.aws_elb_service_account.this.arn}"]
+    acl = config.one("aws_wafv2_web_acl", "this").body
+    assert acl["count"] == "${var.waf ? 1 : 0}" and acl["scope"] == "REGIONAL"
+    names = {r["name"] for r in acl["rule"]} | set(acl["dynamic"][0]["rule"]["for_each"])
+    assert {
+        "AWSManagedRulesKnownBadInputsRuleSet",
+        "AWSManagedRulesCommonRuleSet",
+        "AWSManagedRulesAmazonIpReputationList",
+        "rate-per-address",
+    } <= names
+    association = config.one("aws_wafv2_web_acl_association", "this").body
+    assert association["resource_arn"] == "${aws_lb.this.arn}"
+    logging = config.one("aws_wafv2_web_acl_logging_configuration", "this").body
+    assert "aws_cloudwatch_log_group.waf" in str(logging["log_destination_configs"])
+    record = config.one("aws_route53_record", "this").body
+    assert record["count"] == '${var.dns_zone_id != "" ? 1 : 0}'
+    assert record["alias"][0]["name"] == "${aws_lb.this.dns_name}"

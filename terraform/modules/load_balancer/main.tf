@@ -1,6 +1,6 @@
 resource "aws_lb" "this" {
-  #checkov:skip=CKV2_AWS_28:A WAF web ACL is organisation policy (managed rule sets, cost); attach yours with aws_wafv2_web_acl_association.
-  #checkov:skip=CKV_AWS_91:Access logs are on when var.access_logs_bucket names a bucket (a log bucket's policy is account-specific).
+  #checkov:skip=CKV2_AWS_28:The WAF is var.waf (off by default: its managed rule groups are charged per request); aws_wafv2_web_acl_association.this attaches it.
+  #checkov:skip=CKV2_AWS_76:The optional WAF has AWSManagedRulesKnownBadInputsRuleSet (Log4j), checked in tests/test_terraform.py; checkov does not follow the counted association.
   name_prefix                = "llmflt"
   load_balancer_type         = "application"
   internal                   = false
@@ -14,9 +14,166 @@ resource "aws_lb" "this" {
   tags         = { Name = var.name }
 
   access_logs {
-    enabled = var.access_logs_bucket != ""
-    bucket  = var.access_logs_bucket
+    enabled = var.access_logs
+    bucket  = local.access_logs_bucket
     prefix  = var.name
+  }
+
+  depends_on = [module.access_logs]
+}
+
+## Access logs: a private bucket of the fleet's (SSE-S3: the only encryption ELB delivers to),
+## kept access_logs_days, unless an existing bucket is named -------------------------------------
+
+locals {
+  own_access_logs    = var.access_logs && var.access_logs_bucket == ""
+  access_logs_bucket = local.own_access_logs ? module.access_logs[0].id : var.access_logs_bucket
+}
+
+data "aws_caller_identity" "current" {}
+
+data "aws_elb_service_account" "this" {}
+
+data "aws_iam_policy_document" "log_delivery" {
+  statement {
+    sid       = "ElbLogDelivery"
+    actions   = ["s3:PutObject"]
+    resources = ["arn:${data.aws_partition.current.partition}:s3:::${var.name}-alb-logs-*/${var.name}/AWSLogs/${data.aws_caller_identity.current.account_id}/*"]
+    principals {
+      type        = "AWS"
+      identifiers = [data.aws_elb_service_account.this.arn]
+    }
+  }
+}
+
+data "aws_partition" "current" {}
+
+module "access_logs" {
+  source = "../private_bucket"
+  count  = local.own_access_logs ? 1 : 0
+
+  name_prefix     = "${var.name}-alb-logs-"
+  kms_key_arn     = var.kms_key_arn
+  sse_s3          = true
+  expiration_days = var.access_logs_days
+  noncurrent_days = 7
+  policy_json     = data.aws_iam_policy_document.log_delivery.json
+}
+
+## WAF (an option) -------------------------------------------------------------------------------
+
+resource "aws_wafv2_web_acl" "this" {
+  count       = var.waf ? 1 : 0
+  name        = "${var.name}-alb"
+  description = "AWS managed rule groups and a per-address rate limit in front of Open WebUI."
+  scope       = "REGIONAL"
+
+  default_action {
+    allow {}
+  }
+
+  # Known bad inputs (Log4j's among them) on its own, where scanners look for it.
+  rule {
+    name     = "AWSManagedRulesKnownBadInputsRuleSet"
+    priority = 5
+    override_action {
+      none {}
+    }
+    statement {
+      managed_rule_group_statement {
+        name        = "AWSManagedRulesKnownBadInputsRuleSet"
+        vendor_name = "AWS"
+      }
+    }
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "AWSManagedRulesKnownBadInputsRuleSet"
+      sampled_requests_enabled   = true
+    }
+  }
+
+  dynamic "rule" {
+    for_each = {
+      AWSManagedRulesCommonRuleSet          = 10
+      AWSManagedRulesAmazonIpReputationList = 30
+    }
+    content {
+      name     = rule.key
+      priority = rule.value
+      override_action {
+        none {}
+      }
+      statement {
+        managed_rule_group_statement {
+          name        = rule.key
+          vendor_name = "AWS"
+        }
+      }
+      visibility_config {
+        cloudwatch_metrics_enabled = true
+        metric_name                = rule.key
+        sampled_requests_enabled   = true
+      }
+    }
+  }
+
+  rule {
+    name     = "rate-per-address"
+    priority = 40
+    action {
+      block {}
+    }
+    statement {
+      rate_based_statement {
+        limit              = var.waf_rate_limit
+        aggregate_key_type = "IP"
+      }
+    }
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "rate-per-address"
+      sampled_requests_enabled   = true
+    }
+  }
+
+  visibility_config {
+    cloudwatch_metrics_enabled = true
+    metric_name                = "${var.name}-alb"
+    sampled_requests_enabled   = true
+  }
+}
+
+resource "aws_wafv2_web_acl_association" "this" {
+  count        = var.waf ? 1 : 0
+  resource_arn = aws_lb.this.arn
+  web_acl_arn  = aws_wafv2_web_acl.this[0].arn
+}
+
+# WAF logs go to a log group whose name starts with aws-waf-logs- (WAF's rule), encrypted.
+resource "aws_cloudwatch_log_group" "waf" {
+  count             = var.waf ? 1 : 0
+  name              = "aws-waf-logs-${var.name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+}
+
+resource "aws_wafv2_web_acl_logging_configuration" "this" {
+  count                   = var.waf ? 1 : 0
+  resource_arn            = aws_wafv2_web_acl.this[0].arn
+  log_destination_configs = [aws_cloudwatch_log_group.waf[0].arn]
+}
+
+## DNS (an option): the certificate's name pointed at the ALB ---------------------------------
+
+resource "aws_route53_record" "this" {
+  count   = var.dns_zone_id != "" ? 1 : 0
+  zone_id = var.dns_zone_id
+  name    = var.dns_name
+  type    = "A"
+  alias {
+    name                   = aws_lb.this.dns_name
+    zone_id                = aws_lb.this.zone_id
+    evaluate_target_health = true
   }
 }
 

@@ -22,3 +22,13 @@ output "resource_label" {
   description = "Label of the ALBRequestCountPerTarget scaling metric."
   value       = "${aws_lb.this.arn_suffix}/${aws_lb_target_group.open_webui.arn_suffix}"
 }
+
+output "access_logs_bucket" {
+  description = "Where the ALB's access logs go (empty: off)."
+  value       = var.access_logs ? local.access_logs_bucket : ""
+}
+
+output "url" {
+  description = "What users open: the DNS record's name when there is one, else the ALB's."
+  value       = "https://${var.dns_zone_id != "" ? var.dns_name : aws_lb.this.dns_name}/"
+}

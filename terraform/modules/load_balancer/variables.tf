@@ -33,8 +33,48 @@ variable "deletion_protection" {
   type        = bool
 }
 
+variable "access_logs" {
+  description = "Write the ALB's access logs to S3."
+  type        = bool
+}
+
 variable "access_logs_bucket" {
-  description = "Existing bucket for access logs; empty: off."
+  description = "An existing bucket for the access logs (its policy must let ELB deliver); empty: a bucket of the fleet's, made here."
+  type        = string
+}
+
+variable "access_logs_days" {
+  description = "Days the access logs in the fleet's bucket are kept."
+  type        = number
+}
+
+variable "kms_key_arn" {
+  description = "The project's KMS key (the WAF's log group)."
+  type        = string
+}
+
+variable "waf" {
+  description = "Put a WAF web ACL with AWS managed rule groups (common, known bad inputs, IP reputation) and a per-address rate limit in front of the ALB."
+  type        = bool
+}
+
+variable "waf_rate_limit" {
+  description = "Requests per 5 minutes one client address may send before the WAF blocks it."
+  type        = number
+}
+
+variable "log_retention_days" {
+  description = "Retention of the WAF's log group."
+  type        = number
+}
+
+variable "dns_zone_id" {
+  description = "Route 53 hosted zone of dns_name; empty: no record."
+  type        = string
+}
+
+variable "dns_name" {
+  description = "The name users open (the certificate's), pointed at the ALB when dns_zone_id is set."
   type        = string
 }
 

@@ -6,6 +6,7 @@ resource "aws_s3_bucket" "this" {
   #checkov:skip=CKV_AWS_18:Server access logs need a log bucket whose policy is account-specific; CloudTrail data events cover object access where wanted.
   #checkov:skip=CKV_AWS_144:Cross-region replication is a disaster-recovery choice (a second region, its key); versioning covers deletions and overwrites.
   #checkov:skip=CKV2_AWS_62:Nothing consumes the fleet's buckets' events.
+  #checkov:skip=CKV_AWS_145:Every bucket but the ALB access logs' uses the project's KMS key (tests/test_terraform.py); ELB log delivery accepts SSE-S3 only.
   bucket_prefix = var.name_prefix
   force_destroy = var.force_destroy
 }
@@ -29,10 +30,10 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
   bucket = aws_s3_bucket.this.id
   rule {
     apply_server_side_encryption_by_default {
-      sse_algorithm     = "aws:kms"
-      kms_master_key_id = var.kms_key_arn
+      sse_algorithm     = var.sse_s3 ? "AES256" : "aws:kms"
+      kms_master_key_id = var.sse_s3 ? null : var.kms_key_arn
     }
-    bucket_key_enabled = true
+    bucket_key_enabled = !var.sse_s3
   }
 }
 
@@ -65,6 +66,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
 }
 
 data "aws_iam_policy_document" "tls_only" {
+  source_policy_documents = var.policy_json == "" ? [] : [var.policy_json]
   statement {
     sid       = "DenyWithoutTLS"
     effect    = "Deny"

@@ -24,3 +24,15 @@ variable "force_destroy" {
   type        = bool
   default     = false
 }
+
+variable "sse_s3" {
+  description = "Encrypt with S3-managed keys instead of the project's KMS key (ALB access logs accept only these)."
+  type        = bool
+  default     = false
+}
+
+variable "policy_json" {
+  description = "Further bucket policy statements (an IAM policy document's JSON), merged with the TLS-only rule."
+  type        = string
+  default     = ""
+}

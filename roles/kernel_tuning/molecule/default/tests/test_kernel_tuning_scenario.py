@@ -67,3 +67,12 @@ def test_thp_unit_is_enabled_and_active(host: Host) -> None:
     assert (
         "madvise madvise" in host.file("/etc/systemd/system/llm-fleet-thp.service").content_string
     )
+
+
+def test_thp_unit_is_sandboxed(host: Host) -> None:
+    """systemd's own measure of the unit's exposure: 4.0 or better (the project's bar; it only
+    writes /sys/kernel/mm/transparent_hugepage)."""
+    shown = host.check_output("systemd-analyze security llm-fleet-thp.service --no-pager")
+    _, _, verdict = shown.rpartition("Overall exposure level for llm-fleet-thp.service:")
+    level = float(verdict.split()[0])
+    assert level <= 4.0, shown[-600:]

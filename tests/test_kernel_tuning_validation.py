@@ -64,3 +64,11 @@ def test_bad_memlock_is_refused(tmp_path: Path) -> None:
     rc, output, _ = run_role(tmp_path, kernel_tuning_limits_memlock="lots")
     assert rc != 0
     assert "kernel_tuning_limits_memlock must be a number of KiB" in output
+
+
+def test_a_security_key_that_is_no_sysctl_name_is_refused(tmp_path: Path) -> None:
+    rc, output, sysctl_file = run_role(
+        tmp_path, kernel_tuning_security_sysctl={"kernel kptr restrict": 2}
+    )
+    assert rc != 0 and "must be dotted sysctl names" in " ".join(output.split())
+    assert "kernel kptr restrict" in output and not sysctl_file.exists()

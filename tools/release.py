@@ -111,18 +111,26 @@ def tree_files(root: Path, lab: bool = False) -> Iterator[tuple[Path, str]]:
                 yield file, name
 
 
-def download_apply_toolchain(root: Path, dest: Path) -> list[Path]:
-    """The apply toolchain's wheels for the hosts' Python, from PyPI (or pip's configured index)."""
+def download_for_hosts(dest: Path, requirements: Sequence[str]) -> list[Path]:
+    """Wheels for the hosts' Python and platform (binary only), from PyPI (or pip's configured
+    index), into dest: pip's arguments after `download` name what."""
     dest.mkdir(parents=True, exist_ok=True)
     platforms = [f"--platform={platform}" for platform in HOST_PLATFORMS]
     subprocess.run(
         [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:",
-         f"--python-version={HOST_PYTHON}", *platforms, "--dest", str(dest),
-         "--constraint", str(root / "constraints.txt"),
-         *pins([root / "requirements-dev.txt", root / "constraints.txt"], APPLY_TOOLCHAIN)],
+         f"--python-version={HOST_PYTHON}", *platforms, "--dest", str(dest), *requirements],
         check=True,
     )  # fmt: skip
     return sorted(dest.glob("*.whl"))
+
+
+def download_apply_toolchain(root: Path, dest: Path) -> list[Path]:
+    """The apply toolchain's wheels for the hosts' Python."""
+    return download_for_hosts(
+        dest,
+        ["--constraint", str(root / "constraints.txt"),
+         *pins([root / "requirements-dev.txt", root / "constraints.txt"], APPLY_TOOLCHAIN)],
+    )  # fmt: skip
 
 
 def pinned_models(root: Path = REPO) -> list[str]:
@@ -136,18 +144,10 @@ def pinned_models(root: Path = REPO) -> list[str]:
 
 
 def download_host_wheels(root: Path, dest: Path) -> list[Path]:
-    """The hosts' wheels (requirements-hosts.txt) for their Python and platform, from PyPI -
-    torch's CUDA build included (the lab's wheelhouse is downloaded inside a lab host instead,
-    with this machine's CPU build)."""
-    dest.mkdir(parents=True, exist_ok=True)
-    platforms = [f"--platform={platform}" for platform in HOST_PLATFORMS]
-    subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:",
-         f"--python-version={HOST_PYTHON}", *platforms, "--dest", str(dest),
-         "--requirement", str(root / "requirements-hosts.txt")],
-        check=True,
-    )  # fmt: skip
-    return sorted(dest.glob("*.whl"))
+    """The hosts' wheels (requirements-hosts.txt) for their Python and platform - torch's CUDA
+    build included (the lab's wheelhouse is downloaded inside a lab host instead, with this
+    machine's CPU build)."""
+    return download_for_hosts(dest, ["--requirement", str(root / "requirements-hosts.txt")])
 
 
 def add_file(archive: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) -> None:

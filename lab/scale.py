@@ -155,14 +155,10 @@ def mirror_models(state: LabState) -> dict[str, object]:
             check=True, capture_output=True, env=podman_env(),
         )  # fmt: skip
         folder = Path(scratch) / Path(match.group(1)).name
-        root = folder / "manifests" / mirror.REGISTRY
-        names = [
-            f"{'' if p.parts[-3] == 'library' else p.parts[-3] + '/'}{p.parts[-2]}:{p.parts[-1]}"
-            for p in sorted(root.glob("*/*/*"))
-        ]
         report: dict[str, object] = mirror.push(
-            names, mirror.Source(folder), client("s3", state.endpoint), models_mirror()
-        )
+            mirror.models_in(folder), mirror.Source(folder), client("s3", state.endpoint),
+            models_mirror(),
+        )  # fmt: skip
     return report
 
 

@@ -30,6 +30,7 @@ def pulled(tmp_path: Path) -> Iterator[Path]:
     try:
         standin.pull(MODELS)
         assert standin.tags() == sorted(MODELS)
+        assert mirror.models_in(folder) == sorted(MODELS)  # what lab scale mirrors
     finally:
         standin.stop()
     yield folder

@@ -53,6 +53,16 @@ def manifest_key(name: str) -> str:
     return f"manifests/{REGISTRY}/{namespace}/{model}/{tag}"
 
 
+def models_in(folder: Path) -> list[str]:
+    """The models an Ollama models folder holds, named as Ollama lists them (the inverse of
+    manifest_key: library/<model>/<tag> -> <model>:<tag>)."""
+    root = folder / "manifests" / REGISTRY
+    return [
+        f"{'' if ns == 'library' else ns + '/'}{model}:{tag}"
+        for ns, model, tag in (path.parts[-3:] for path in sorted(root.glob("*/*/*")))
+    ]
+
+
 def blob_key(digest: str) -> str:
     if not re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
         raise SystemExit(f"ollama_mirror: {digest!r} is not a sha256 digest")

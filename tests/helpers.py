@@ -104,3 +104,12 @@ def recap(output: str) -> dict[str, dict[str, int]]:
             key: int(value) for key, value in (pair.split("=") for pair in rest.split())
         }
     return counters
+
+
+def systemd_exposure(run: Any, unit: str) -> tuple[float, str]:
+    """systemd's own measure of a unit's sandbox (`systemd-analyze security`; lower is safer; the
+    project's bar is 4.0): the level and the report. run: a command runner that returns the
+    output (testinfra's host.check_output)."""
+    shown: str = run(f"systemd-analyze security {unit} --no-pager")
+    _, _, verdict = shown.rpartition(f"Overall exposure level for {unit}:")
+    return float(verdict.split()[0]), shown

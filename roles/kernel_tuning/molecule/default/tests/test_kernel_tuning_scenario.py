@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from testinfra.host import Host
 
+from tests.helpers import systemd_exposure
+
 SYSCTL_FILE = "/etc/sysctl.d/90-llm-fleet.conf"
 EXPECTED = {
     "vm.swappiness": "5",
@@ -100,7 +102,5 @@ def test_thp_unit_is_enabled_and_active(host: Host) -> None:
 def test_thp_unit_is_sandboxed(host: Host) -> None:
     """systemd's own measure of the unit's exposure: 4.0 or better (the project's bar; it only
     writes /sys/kernel/mm/transparent_hugepage)."""
-    shown = host.check_output("systemd-analyze security llm-fleet-thp.service --no-pager")
-    _, _, verdict = shown.rpartition("Overall exposure level for llm-fleet-thp.service:")
-    level = float(verdict.split()[0])
+    level, shown = systemd_exposure(host.check_output, "llm-fleet-thp.service")
     assert level <= 4.0, shown[-600:]

@@ -10,6 +10,7 @@ import time
 from testinfra.host import Host
 
 from lab.config import wired
+from tests.helpers import systemd_exposure
 
 # The wiring layer's values the role's default setup uses (never copies of them).
 OLLAMA = f"http://127.0.0.1:{wired('ollama_port')}"
@@ -53,6 +54,39 @@ def test_service_runs_hardened_as_its_user_on_loopback(host: Host) -> None:
     env = host.check_output("systemctl show -p Environment --value ollama.service")
     assert f"OLLAMA_MODELS={MODELS}" in env
     assert "OLLAMA_NUM_PARALLEL=4" in env and "OLLAMA_FLASH_ATTENTION=1" in env
+    assert "OLLAMA_MAX_QUEUE=512" in env and "OLLAMA_KV_CACHE_TYPE=f16" in env
+
+
+# Three clients have sent a request Ollama has not answered yet (as queued requests have), while a
+# StatsD listener stands where the CloudWatch agent would: the next gauges count them (the mean,
+# the peak, the share of 4 slots).
+IN_FLIGHT = f"""
+import socket, time
+listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+listener.bind(("127.0.0.1", {wired("cloudwatch_agent_statsd_address").rpartition(":")[2]}))
+listener.settimeout(30)
+clients = [socket.create_connection(("127.0.0.1", {wired("ollama_port")})) for _ in range(3)]
+deadline = time.monotonic() + 40
+while time.monotonic() < deadline:
+    packet = listener.recv(4096).decode()
+    if "_max:3|g" in packet and "ollama_generations_in_flight:3.00|g" in packet:
+        print(packet)
+        break
+"""
+
+
+def test_generations_in_flight_reach_the_agents_statsd_listener(host: Host) -> None:
+    """ollama-in-flight.service: the open connections to Ollama (running and queued requests),
+    sent as StatsD gauges to the wiring's address; its own user, sandboxed (exposure <= 4.0)."""
+    packet = host.check_output("python3 -c %s", IN_FLIGHT)
+    name = wired("fleet_in_flight_metric")
+    assert f"{name}:3.00|g" in packet and f"{name}_max:3|g" in packet
+    assert f"{name}_percent:75.0|g" in packet  # 3 of the default 4 slots
+    assert host.check_output("systemctl show -p User --value ollama-in-flight.service") == (
+        "ollama-metrics"
+    )
+    level, shown = systemd_exposure(host.check_output, "ollama-in-flight.service")
+    assert level <= 4.0, shown[-600:]
 
 
 def test_models_are_pulled_and_the_unlisted_one_pruned(host: Host) -> None:

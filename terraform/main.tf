@@ -112,8 +112,8 @@ module "fleet" {
   desired_capacity                = var.fleet_desired_capacity
   max_size                        = var.fleet_max_size
   target_group_arns               = [module.load_balancer.target_group_arn]
-  alb_resource_label              = module.load_balancer.resource_label
-  requests_per_target             = var.requests_per_target
+  in_flight_metric                = local.wiring.fleet_in_flight_metric
+  in_flight_target_percent        = var.in_flight_target_percent
   gpu_utilization_target          = var.gpu_utilization_target
   metrics_namespace               = var.metrics_namespace
   configure_timeout_seconds       = var.configure_timeout_seconds
@@ -236,8 +236,8 @@ module "rag" {
   max_size                          = 1
   target_group_arns                 = [module.vector_store.target_group_arn]
   gpu_scaling                       = false
-  alb_resource_label                = ""
-  requests_per_target               = var.requests_per_target
+  in_flight_metric                  = local.wiring.fleet_in_flight_metric
+  in_flight_target_percent          = var.in_flight_target_percent
   gpu_utilization_target            = var.gpu_utilization_target
   metrics_namespace                 = var.metrics_namespace
   configure_timeout_seconds         = var.configure_timeout_seconds

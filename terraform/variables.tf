@@ -150,9 +150,9 @@ variable "kms_key_arn" {
 }
 
 variable "fleet_min_size" {
-  description = "Minimum number of GPU hosts."
+  description = "Minimum number of GPU hosts: 2, one per zone, carries 100 concurrent users on g5.xlarge with an 8B model (docs/capacity.md)."
   type        = number
-  default     = 1
+  default     = 2
 }
 
 variable "fleet_desired_capacity" {
@@ -162,9 +162,9 @@ variable "fleet_desired_capacity" {
 }
 
 variable "fleet_max_size" {
-  description = "Maximum number of GPU hosts."
+  description = "Maximum number of GPU hosts: 60 carry 3000 concurrent users on g5.xlarge with an 8B model (docs/capacity.md); the account's G-instance vCPU quota must allow it (4 vCPUs each)."
   type        = number
-  default     = 4
+  default     = 60
 
   validation {
     condition     = var.fleet_max_size >= 1
@@ -183,10 +183,15 @@ variable "configure_timeout_seconds" {
   }
 }
 
-variable "requests_per_target" {
-  description = "Target tracking: ALB requests per host per minute."
+variable "in_flight_target_percent" {
+  description = "Target tracking: generations in flight (running and queued) per host as a percentage of its parallel slots (Ollama's NUM_PARALLEL for its type), averaged over the group. Below 100 leaves room for the minutes a new host takes (docs/capacity.md)."
   type        = number
-  default     = 300
+  default     = 75
+
+  validation {
+    condition     = var.in_flight_target_percent > 0 && var.in_flight_target_percent <= 100
+    error_message = "in_flight_target_percent must be above 0 and at most 100."
+  }
 }
 
 variable "gpu_utilization_target" {
@@ -365,9 +370,9 @@ variable "database_allocated_storage_gb" {
 }
 
 variable "database_max_connections" {
-  description = "PostgreSQL's max_connections; must hold fleet_max_size x Open WebUI's connections per host plus reserve (tests/test_terraform.py checks it)."
+  description = "PostgreSQL's max_connections; must hold fleet_max_size x Open WebUI's connections per host plus reserve (tests/test_terraform.py checks it): 60 x 16 + 10 = 970 of 1000 by default, within what db.r6g.large's 16 GiB serves."
   type        = number
-  default     = 400
+  default     = 1000
 
   validation {
     condition     = var.database_max_connections >= 50 && var.database_max_connections <= 5000

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from lab.config import REPO, venv_bin
+from lab.config import REPO, venv_bin, wired
 from tests.hcl import load
 from tests.helpers import run_tool
 
@@ -56,7 +56,10 @@ def terraform_agent_metrics() -> list[tuple[str, str, set[str]]]:
         for tracking in policy.body["target_tracking_configuration"]:
             for custom in tracking.get("customized_metric_specification", []):
                 dimensions = {d["name"] for d in custom["metric_dimension"]}
-                metrics.append((custom["namespace"], custom["metric_name"], dimensions))
+                name = custom["metric_name"].replace(
+                    "${var.in_flight_metric}", wired("fleet_in_flight_metric")
+                )
+                metrics.append((custom["namespace"], name, dimensions))
     return metrics
 
 
@@ -78,7 +81,24 @@ def test_every_alarm_metric_is_emitted_by_the_agent(agent: dict[str, Any]) -> No
         assert metric in agent["metric_names"], f"{metric} is not emitted by the agent"
         assert dimensions in aggregations, f"{metric}: the agent does not aggregate {dimensions}"
         checked += 1
-    assert checked >= 4, "GPU, memory, disk alarms and the GPU scaling policy"
+    assert checked >= 5, "GPU, memory, disk alarms and the in-flight and GPU scaling policies"
+
+
+def test_the_fleet_scales_on_generations_in_flight_from_the_wiring(agent: dict[str, Any]) -> None:
+    """The policy follows the gauge the ollama role sends (the wiring's name, as a share of the
+    host's slots) through the agent's StatsD listener (the wiring's address)."""
+    config = load()
+    assert config.modules["fleet"]["in_flight_metric"] == "${local.wiring.fleet_in_flight_metric}"
+    (policy,) = [p.body for p in config.of_type("aws_autoscaling_policy")
+                 if p.name == "generations_in_flight"]  # fmt: skip
+    (tracking,) = policy["target_tracking_configuration"]
+    assert tracking["target_value"] == "${var.in_flight_target_percent}"
+    assert 0 < config.default("in_flight_target_percent") < 100
+    statsd = agent["config"]["metrics"]["metrics_collected"]["statsd"]
+    assert statsd["service_address"] == wired("cloudwatch_agent_statsd_address") == "127.0.0.1:8125"
+    assert f"{wired('fleet_in_flight_metric')}_percent" in agent["metric_names"]
+    assert not [p for p in config.of_type("aws_autoscaling_policy")
+                if "ALBRequestCountPerTarget" in str(p.body)]  # fmt: skip
 
 
 def test_log_groups_terraform_creates_are_the_ones_the_agent_ships_to() -> None:

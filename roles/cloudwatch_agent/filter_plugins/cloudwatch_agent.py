@@ -35,13 +35,20 @@ def cloudwatch_agent_collect_list(
     ]
 
 
-def cloudwatch_agent_metric_names(metrics_collected: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    """The metric names CloudWatch receives for a metrics_collected section (sorted)."""
-    return sorted(
+def cloudwatch_agent_metric_names(
+    metrics_collected: Mapping[str, Mapping[str, Any]], statsd_metrics: Sequence[str] = ()
+) -> list[str]:
+    """The metric names CloudWatch receives for a metrics_collected section (sorted): each
+    measurement under its section's prefix, and the StatsD gauges under their own names when the
+    statsd section is there."""
+    names = [
         f"{SECTION_PREFIXES[section]}_{measurement}"
         for section, body in metrics_collected.items()
         for measurement in body.get("measurement", [])
-    )
+    ]
+    if "statsd" in metrics_collected:
+        names += statsd_metrics
+    return sorted(names)
 
 
 class FilterModule:

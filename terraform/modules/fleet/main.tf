@@ -180,18 +180,27 @@ resource "aws_autoscaling_group" "this" {
   }
 }
 
-resource "aws_autoscaling_policy" "requests_per_target" {
+# The fleet's queue: generations in flight per host as a share of its parallel slots (the ollama
+# role's gauge through the CloudWatch agent, averaged over the group). A streamed answer is one
+# ALB request however long it runs, and one stream can keep a GPU busy, so neither request counts
+# nor GPU utilisation see users waiting for a slot; this does (docs/capacity.md).
+resource "aws_autoscaling_policy" "generations_in_flight" {
   count                     = var.gpu_scaling ? 1 : 0
-  name                      = "${var.name}-${var.role}-requests"
+  name                      = "${var.name}-${var.role}-in-flight"
   autoscaling_group_name    = aws_autoscaling_group.this.name
   policy_type               = "TargetTrackingScaling"
   estimated_instance_warmup = 300
 
   target_tracking_configuration {
-    target_value = var.requests_per_target
-    predefined_metric_specification {
-      predefined_metric_type = "ALBRequestCountPerTarget"
-      resource_label         = var.alb_resource_label
+    target_value = var.in_flight_target_percent
+    customized_metric_specification {
+      metric_name = "${var.in_flight_metric}_percent"
+      namespace   = var.metrics_namespace
+      statistic   = "Average"
+      metric_dimension {
+        name  = "AutoScalingGroupName"
+        value = aws_autoscaling_group.this.name
+      }
     }
   }
 }

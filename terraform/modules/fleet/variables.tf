@@ -133,13 +133,13 @@ variable "target_group_arns" {
   type        = list(string)
 }
 
-variable "alb_resource_label" {
-  description = "ALB/target group label for the request-count scaling policy."
+variable "in_flight_metric" {
+  description = "The agent's gauge of generations in flight (the wiring's fleet_in_flight_metric); the policy follows <name>_percent."
   type        = string
 }
 
-variable "requests_per_target" {
-  description = "Target requests per host per minute."
+variable "in_flight_target_percent" {
+  description = "Target average of generations in flight as a percentage of the hosts' parallel slots."
   type        = number
 }
 

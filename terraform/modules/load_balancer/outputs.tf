@@ -18,11 +18,6 @@ output "target_group_arn_suffix" {
   value       = aws_lb_target_group.open_webui.arn_suffix
 }
 
-output "resource_label" {
-  description = "Label of the ALBRequestCountPerTarget scaling metric."
-  value       = "${aws_lb.this.arn_suffix}/${aws_lb_target_group.open_webui.arn_suffix}"
-}
-
 output "access_logs_bucket" {
   description = "Where the ALB's access logs go (empty: off)."
   value       = var.access_logs ? local.access_logs_bucket : ""

@@ -15,14 +15,15 @@ import urllib.request
 from dataclasses import dataclass, field
 
 import pytest
-from lab_stack import GPU_HOST, OTHER_GPU_HOST, answer_text, chat, lab_host, wait_until
+from lab_stack import GPU_HOST, OTHER_GPU_HOST, answer_text, chat
 
-from lab.config import templated, venv_bin, wired, wired_file
+from lab.config import templated, venv_bin, wired_file
 from lab.state import LabState
+from lab.units import pace
 from tests.helpers import run_tool
 
 # 6 tokens/s for 240 tokens: a 40 s answer, longer than the load balancer's update takes.
-PACE = {"STANDIN_TOKENS_PER_SECOND": "6", "STANDIN_ANSWER_TOKENS": "240"}
+PACE_RATE, PACE_TOKENS = 6, 240
 MODEL = "llama3.2:1b"
 
 
@@ -65,20 +66,6 @@ class Stream:
             self.started.set()
 
 
-def pace(host_name: str) -> None:
-    """The stand-in on that host streams at PACE (a drop-in, then a restart)."""
-    host = lab_host(host_name)
-    lines = "".join(f"Environment={k}={v}\n" for k, v in PACE.items())
-    host.check_output(
-        "mkdir -p /etc/systemd/system/ollama.service.d && printf '[Service]\\n%s' "
-        f"'{lines}' > /etc/systemd/system/ollama.service.d/pace.conf && "
-        "systemctl daemon-reload && systemctl restart ollama.service"
-    )
-    url = f"http://127.0.0.1:{wired('ollama_port')}/api/version"
-    probe = f"python3 -c 'import urllib.request; urllib.request.urlopen(\"{url}\", timeout=2)'"
-    wait_until(lambda: host.run(probe).rc == 0, limit=60)
-
-
 @pytest.mark.disruptive
 @pytest.mark.last
 def test_a_leaving_host_finishes_the_answer_it_is_streaming(
@@ -87,7 +74,7 @@ def test_a_leaving_host_finishes_the_answer_it_is_streaming(
     state = LabState.load()
     assert state is not None
     leaving = next(h for h in state.hosts if h.name == OTHER_GPU_HOST)
-    pace(OTHER_GPU_HOST)
+    pace(OTHER_GPU_HOST, PACE_RATE, PACE_TOKENS)
     stream = Stream(webui_url, webui_token, leaving.instance_id)
     reader = threading.Thread(target=stream.run, daemon=True)
     reader.start()

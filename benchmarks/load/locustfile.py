@@ -1,0 +1,191 @@
+"""Chat users for Locust: each signs in to Open WebUI through the load balancer, opens a chat,
+asks, reads the streamed answer, saves the exchange to its chat (as the browser does), thinks,
+and asks again. Run by benchmarks/load/run.py (or by hand: `locust -f benchmarks/load/locustfile.py
+--host http://10.89.42.11` with the LOAD_* variables below).
+
+Reported to Locust as requests: "sign in", "open a chat", "save the chat", "answer" (until the
+stream's headers; a failed or cut stream fails it), "first token" (time to first token) and
+"whole answer" (until the stream's end). Inter-token gaps are too many for Locust's
+per-request statistics: each process keeps them in a histogram and writes it, with the counts of
+answers, tokens and cut streams, to LOAD_RESULT_FILE when the run stops.
+
+    LOAD_PASSWORD     the load-test accounts' password (benchmarks/load/accounts.py creates them)
+    LOAD_ACCOUNTS     how many accounts there are (users take them in turn)
+    LOAD_MODEL        the model asked (default llama3.2:1b)
+    LOAD_THINK        think time between questions, seconds: "MIN,MAX" (default 0,0)
+    LOAD_COOKIE       pin every user to one host: the stickiness cookie's value (an instance id)
+    LOAD_RESULT_FILE  where the histogram and counts go (JSON)
+    LOAD_MEASURE_AFTER_SPAWN  "1": count from the moment every user is spawned (and signed in),
+                      as Locust's --reset-stats does for its own statistics
+    LOAD_EVENTS_FILE  optional: one JSON line per question (start, end, ok, error, the host that
+                      served it by its stickiness cookie, the chat), for the failover analysis
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import time
+from typing import Any
+
+from locust import HttpUser, between, events, task
+from locust.env import Environment
+from locust.exception import StopUser
+
+from benchmarks.load.accounts import account_email
+from benchmarks.load.stats import GapHistogram
+
+MODEL = os.environ.get("LOAD_MODEL", "llama3.2:1b")
+THINK = tuple(float(x) for x in os.environ.get("LOAD_THINK", "0,0").split(","))
+ACCOUNTS = int(os.environ.get("LOAD_ACCOUNTS", "1"))
+QUESTION = "What should a new operator of the fleet check first?"
+
+_numbers = itertools.count()
+_gaps = GapHistogram()
+_counts = {"answers": 0, "tokens": 0, "cut": 0, "empty": 0, "refused": 0, "signin_failed": 0}
+_window = {"started": time.monotonic()}
+_events_path = os.environ.get("LOAD_EVENTS_FILE")
+_events = open(_events_path, "a") if _events_path else None  # noqa: SIM115 (the run's length)
+
+
+class ChatUser(HttpUser):
+    wait_time = between(THINK[0], THINK[-1])
+
+    def on_start(self) -> None:
+        cookie = os.environ.get("LOAD_COOKIE")
+        if cookie:
+            self.client.cookies.set("AWSALB", cookie)
+        email = account_email(next(_numbers) % ACCOUNTS)
+        with self.client.post(
+            "/api/v1/auths/signin",
+            json={"email": email, "password": os.environ["LOAD_PASSWORD"]},
+            name="sign in",
+            catch_response=True,
+        ) as response:
+            token = response.json().get("token", "") if response.status_code == 200 else ""
+            if not token:
+                _counts["signin_failed"] += 1
+                response.failure(f"sign-in refused: {response.status_code} {response.text[:200]}")
+        if not token:
+            raise StopUser
+        self.client.headers["Authorization"] = f"Bearer {token}"
+        self.chat_id = self.open_chat()
+
+    def open_chat(self) -> str:
+        reply = self.client.post(
+            "/api/v1/chats/new",
+            json={"chat": {"title": "load test", "models": [MODEL], "messages": []}},
+            name="open a chat",
+        )
+        chat_id: str = reply.json()["id"] if reply.ok else ""
+        return chat_id
+
+    @task
+    def ask(self) -> None:
+        messages = [{"role": "user", "content": QUESTION}]
+        self.error = ""
+        started = time.time()
+        answer = self.stream_answer(messages)
+        if _events is not None:
+            event = {"start": started, "end": time.time(), "ok": answer is not None,
+                     "error": self.error, "host": self.client.cookies.get("AWSALB", ""),
+                     "chat": self.chat_id}  # fmt: skip
+            _events.write(json.dumps(event) + "\n")
+            _events.flush()
+        if answer is not None and self.chat_id:
+            messages.append({"role": "assistant", "content": answer})
+            self.client.post(
+                f"/api/v1/chats/{self.chat_id}",
+                json={"chat": {"title": "load test", "models": [MODEL], "messages": messages}},
+                name="save the chat",
+            )
+
+    def stream_answer(self, messages: list[dict[str, str]]) -> str | None:
+        """One streamed chat completion: None when it failed or was cut."""
+        body = {"model": MODEL, "stream": True, "messages": messages}
+        started = time.perf_counter()
+        first: float | None = None
+        last = started
+        pieces: list[str] = []
+        with self.client.post(
+            "/api/chat/completions", json=body, stream=True, name="answer", catch_response=True
+        ) as response:
+            if response.status_code != 200:
+                _counts["refused"] += 1
+                self.error = f"{response.status_code} {response.text[:200]}"
+                response.failure(self.error)
+                return None
+            done = False
+            try:
+                # chunk_size=None: each piece as it arrives (the default, 512 bytes, would hold
+                # tokens back until several have come and add that wait to every figure).
+                for raw in response.iter_lines(chunk_size=None):
+                    line = raw.decode() if isinstance(raw, bytes) else raw
+                    if line == "data: [DONE]":
+                        done = True
+                        break
+                    if not line.startswith("data: "):
+                        continue
+                    content = "".join(
+                        (choice.get("delta") or {}).get("content") or ""
+                        for choice in json.loads(line[6:]).get("choices", [])
+                    )
+                    if not content:
+                        continue
+                    now = time.perf_counter()
+                    if first is None:
+                        first = now
+                        fire("first token", (now - started) * 1000)
+                    else:
+                        _gaps.add(now - last)
+                    last = now
+                    pieces.append(content)
+            except Exception as exc:  # what the user sees: a stream cut short
+                _counts["cut"] += 1
+                self.error = f"stream cut after {len(pieces)} pieces: {exc}"
+                response.failure(self.error)
+                return None
+            if not done:
+                _counts["cut"] += 1
+                self.error = f"stream ended without [DONE] after {len(pieces)} pieces"
+                response.failure(self.error)
+                return None
+            if not pieces:
+                _counts["empty"] += 1
+                self.error = "the answer was empty"
+                response.failure(self.error)
+                return None
+            _counts["answers"] += 1
+            _counts["tokens"] += len(pieces)
+            fire("whole answer", (time.perf_counter() - started) * 1000)
+            return "".join(pieces)
+
+
+def fire(name: str, milliseconds: float) -> None:
+    events.request.fire(  # type: ignore[no-untyped-call]
+        request_type="STREAM", name=name, response_time=milliseconds, response_length=0,
+        exception=None, context={},
+    )  # fmt: skip
+
+
+def start_measuring(**_: Any) -> None:
+    if os.environ.get("LOAD_MEASURE_AFTER_SPAWN") == "1":
+        _gaps.counts.clear()
+        for name in ("answers", "tokens", "cut", "empty", "refused"):
+            _counts[name] = 0
+        _window["started"] = time.monotonic()
+
+
+def write_result(environment: Environment, **_: Any) -> None:
+    path = os.environ.get("LOAD_RESULT_FILE")
+    if path:
+        seconds = round(time.monotonic() - _window["started"], 2)
+        with open(path, "w") as out:
+            json.dump({"gaps": _gaps.to_json(), "seconds": seconds, **_counts}, out)
+
+
+events.spawning_complete.add_listener(start_measuring)  # type: ignore[no-untyped-call]
+
+
+events.test_stop.add_listener(write_result)  # type: ignore[no-untyped-call]

@@ -1,0 +1,431 @@
+"""Load tests of the lab fleet through its load balancer (the ALB's stand-in), with Locust. Prints
+figures and writes CSVs, Locust's own reports and a chart under artifacts/load/<name>/; asserts
+nothing. Needs a lab (`make lab`); the model is the Ollama TEST STAND-IN, paced to stream like a
+GPU (tokens/s per stream, answer length), so the fleet's own path is measured apart from a model.
+
+  knee      one gpu-node, cores pinned apart (that host on core 0; the load generator, the load
+            balancer, PostgreSQL and Redis on core 1): for each step of concurrent streams (users
+            without think time), time to first token, inter-token gaps, errors, tokens/s and the
+            hosts' CPU and memory; then the same load sent straight to the stand-in (from the
+            host's network namespace: Ollama listens on its loopback) - the front end's overhead.
+            The knee: the most streams with p95 time to first token within --bound-ms, 0 errors.
+  failover  users streaming on both gpu-nodes; one is stopped (podman stop; --abrupt: podman kill,
+            as an instance that dies) mid-run: the streams
+            cut at that moment, failures after, the time until every user is served again, and
+            every account and chat still there afterwards. The host is started again.
+  smoke     a short load (default 20 users, 30 s): what `make test` runs.
+
+    .venv/bin/python -m benchmarks.load.run knee --steps 10,20,40,80 --seconds 40
+    .venv/bin/python -m benchmarks.load.run failover --users 40 --seconds 90
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.load.accounts import account_email, admin_token, call, ensure_accounts
+from benchmarks.load.chart import line_chart
+from benchmarks.load.hosts import Sample, pin, pin_self, process_cpu_seconds, sample
+from benchmarks.load.stats import GapHistogram, locust_failures, locust_stats
+from lab.config import LOAD_BALANCER_HOST, REPO, lab_network, venv_bin, wired
+from lab.podman import podman
+from lab.state import LabState
+from lab.units import clear, open_webui_url, pace, set_environment, unpace, wait_answers
+
+OUT = REPO / "artifacts" / "load"
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+DIRECT = Path(__file__).with_name("direct.py")
+ADMIN_EMAIL = "admin@llm-fleet.local"
+PASSWORD = "load-test-Pa55word"  # the load-test accounts' (ordinary users of a lab)
+MODEL = "llama3.2:1b"
+# Users spawned per second in a measured run: each signs in (a password hash on the host).
+SPAWN_RATE = 10
+
+
+@dataclass
+class Lab:
+    url: str
+    gpu_nodes: dict[str, str]  # container name -> instance id
+    containers: list[str]
+    admin_password: str
+
+    @classmethod
+    def find(cls) -> Lab:
+        state = LabState.load()
+        if state is None:
+            raise SystemExit("no lab: `make lab` first")
+        gpu = {h.name: h.instance_id for h in state.hosts if h.role == "gpu-node"}
+        password = podman("exec", next(iter(gpu)), "cat", "/etc/open-webui/admin-password")
+        return cls(
+            url=f"http://{lab_network().load_balancer_address}",
+            gpu_nodes=gpu,
+            containers=[h.name for h in state.hosts] + state.services,
+            admin_password=password.strip(),
+        )
+
+
+@dataclass
+class Step:
+    """One load step's figures (milliseconds unless named otherwise)."""
+
+    users: int
+    answers: int
+    errors: int
+    ttft_p50: float
+    ttft_p95: float
+    ttft_p99: float
+    gap_p95: float
+    answer_p50: float
+    tokens_per_s: float
+    answers_per_s: float
+    host_cpu_percent: float
+    host_memory_mib: float
+    others_cpu_percent: float
+    generator_cpu_percent: float
+
+
+def locust(
+    lab: Lab, out: Path, users: int, seconds: int, measured: bool = False,
+    on_measuring: Callable[[], None] | None = None, **env: str,
+) -> dict[str, Any]:  # fmt: skip
+    """One headless Locust run; returns the users' result file (histogram, counts, seconds).
+    measured: users are spawned at SPAWN_RATE (each signs in) and the figures count only what
+    follows, for `seconds` (on_measuring is called then); otherwise the whole run counts."""
+    out.mkdir(parents=True, exist_ok=True)
+    result = out / "result.json"
+    result.unlink(missing_ok=True)
+    rate = SPAWN_RATE if measured else max(users / 5, 1)
+    ramp = math.ceil(users / rate) if measured else 0
+    command = [
+        str(venv_bin("locust")), "-f", str(LOCUSTFILE), "--headless", "--host", lab.url,
+        "--users", str(users), "--spawn-rate", str(rate),
+        "--run-time", f"{seconds + ramp}s", "--stop-timeout", "60", "--only-summary",
+        "--csv", str(out / "locust"), "--html", str(out / "locust.html"),
+        *(["--reset-stats"] if measured else []),
+    ]  # fmt: skip
+    environment = {**os.environ, "PYTHONPATH": str(REPO), "LOAD_PASSWORD": PASSWORD,
+                   "LOAD_ACCOUNTS": str(users), "LOAD_MODEL": MODEL,
+                   "LOAD_MEASURE_AFTER_SPAWN": "1" if measured else "0",
+                   "LOAD_RESULT_FILE": str(result), **env}  # fmt: skip
+    with (out / "locust.log").open("w") as log:
+        proc = subprocess.Popen(command, env=environment, stdout=log, stderr=subprocess.STDOUT)
+        generator = 0.0
+        if on_measuring is not None:
+            time.sleep(ramp + 1)
+            on_measuring()
+            generator = process_cpu_seconds(proc.pid)
+            time.sleep(seconds - 2)
+            generator = process_cpu_seconds(proc.pid) - generator
+        try:
+            proc.wait(timeout=seconds + ramp + 180)
+        finally:
+            proc.kill()
+    if not result.exists():
+        raise SystemExit(f"locust wrote no result ({proc.returncode}): see {out / 'locust.log'}")
+    data: dict[str, Any] = json.loads(result.read_text())
+    data["generator_cpu_percent"] = round(generator / max(seconds - 2, 1) * 100, 1)
+    return data
+
+
+def step_figures(
+    users: int, out: Path, result: dict[str, Any], seconds: float,
+    before: dict[str, Sample], after: dict[str, Sample], host: str,
+) -> Step:  # fmt: skip
+    stats = locust_stats(out / "locust")
+    first, whole = stats.get("first token"), stats.get("whole answer")
+    gaps = GapHistogram.from_json(result["gaps"])
+    errors = result["signin_failed"] + sum(
+        row.failures for name, row in stats.items() if name != "Aggregated"
+    )
+    others = sum(after[n].cpu_seconds - before[n].cpu_seconds for n in after if n != host)
+    return Step(
+        users=users,
+        answers=result["answers"],
+        errors=errors,
+        ttft_p50=first.p50 if first else 0,
+        ttft_p95=first.p95 if first else 0,
+        ttft_p99=first.p99 if first else 0,
+        gap_p95=round(gaps.percentile(0.95) * 1000, 1),
+        answer_p50=whole.p50 if whole else 0,
+        tokens_per_s=round(result["tokens"] / seconds, 1),
+        answers_per_s=round(result["answers"] / seconds, 2),
+        host_cpu_percent=round(
+            (after[host].cpu_seconds - before[host].cpu_seconds) / seconds * 100, 1
+        ),
+        host_memory_mib=round(after[host].memory_bytes / 2**20),
+        others_cpu_percent=round(others / seconds * 100, 1),
+        generator_cpu_percent=result["generator_cpu_percent"],
+    )
+
+
+def direct(host: str, users: int, seconds: int, core: int) -> dict[str, float]:
+    """The same load straight to the stand-in, from the host's network namespace (its loopback),
+    the load generator on `core` (outside the host's cgroup)."""
+    pid = podman("inspect", "-f", "{{.State.Pid}}", host).strip()
+    url = f"http://127.0.0.1:{wired('ollama_port')}"
+    proc = subprocess.run(
+        ["taskset", "-c", str(core), "nsenter", "-t", pid, "-n", sys.executable, str(DIRECT),
+         url, MODEL, str(users), str(seconds)],
+        capture_output=True, text=True, timeout=seconds + 400, check=True,
+    )  # fmt: skip
+    figures: dict[str, float] = json.loads(proc.stdout)
+    return figures
+
+
+def knee(args: argparse.Namespace) -> None:
+    lab = Lab.find()
+    host = sorted(lab.gpu_nodes)[0]
+    out = OUT / args.name
+    steps = [int(s) for s in args.steps.split(",")]
+    token = admin_token(lab.url, ADMIN_EMAIL, lab.admin_password)
+    ensure_accounts(lab.url, token, max(steps), PASSWORD)
+    pace(host, args.rate, args.tokens)
+    tuning = dict(item.split("=", 1) for item in args.webui_env.split(",") if item)
+    if tuning:
+        set_environment(host, "open-webui.service", "tuning", tuning, open_webui_url(host))
+    for name in lab.containers:
+        pin(name, "0" if name == host else "1")
+    pin_self({1})
+    rows: list[tuple[Step, dict[str, float]]] = []
+    try:
+        samples: list[dict[str, Sample]] = []
+        for users in steps:
+            samples.clear()
+            result = locust(lab, out / f"users-{users}", users, args.seconds, measured=True,
+                            on_measuring=lambda: samples.append(sample(lab.containers)),
+                            LOAD_COOKIE=lab.gpu_nodes[host])  # fmt: skip
+            step = step_figures(users, out / f"users-{users}", result, result["seconds"],
+                                samples[0], sample(lab.containers), host)  # fmt: skip
+            straight = direct(host, users, args.seconds, core=1)
+            rows.append((step, straight))
+            print(
+                f"{users:5d} streams: ttft p50/p95/p99 {step.ttft_p50:.0f}/{step.ttft_p95:.0f}/"
+                f"{step.ttft_p99:.0f} ms, gap p95 {step.gap_p95:.0f} ms, {step.errors} errors, "
+                f"{step.tokens_per_s:.0f} tokens/s, host CPU {step.host_cpu_percent:.0f} % of "
+                f"core 0, {step.host_memory_mib:.0f} MiB, other lab hosts "
+                f"{step.others_cpu_percent:.0f} %, load generator "
+                f"{step.generator_cpu_percent:.0f} %"
+                f" | straight to the stand-in: ttft p95 "
+                f"{straight['ttft_p95_ms']:.0f} ms, {straight['tokens_per_s']:.0f} tokens/s",
+                flush=True,
+            )
+    finally:
+        for name in lab.containers:
+            pin(name, "0-1")
+        unpace(host)
+        if tuning:
+            clear(host, "open-webui.service", "tuning", open_webui_url(host))
+    write_knee(out, rows, args.bound_ms)
+
+
+def write_knee(out: Path, rows: list[tuple[Step, dict[str, float]]], bound: float) -> None:
+    with (out / "knee.csv").open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow([*asdict(rows[0][0]), "direct_ttft_p95", "direct_tokens_per_s",
+                         "ttft_p95_ratio", "tokens_per_s_ratio"])  # fmt: skip
+        for step, straight in rows:
+            ttft, tokens = straight["ttft_p95_ms"], straight["tokens_per_s"]
+            ratios = [ratio(step.ttft_p95, ttft), ratio(step.tokens_per_s, tokens)]
+            writer.writerow([*asdict(step).values(), ttft, tokens, *ratios])
+    xs = [float(step.users) for step, _ in rows]
+    line_chart(
+        out / "knee.html", f"One gpu-node on one core: time to first token ({out.name})",
+        "concurrent streams", "ms",
+        xs, {"p95 through the load balancer": [s.ttft_p95 for s, _ in rows],
+             "p50 through the load balancer": [s.ttft_p50 for s, _ in rows],
+             "p95 straight to the stand-in": [d["ttft_p95_ms"] for _, d in rows]},
+        bound=bound,
+    )  # fmt: skip
+    within = []
+    for step, _ in rows:  # the steps up to the first one past the bound
+        if step.answers < step.users or step.errors or step.ttft_p95 > bound:
+            break
+        within.append(step.users)
+    print(f"knee ({out.name}): {within[-1] if within else 'below ' + str(rows[0][0].users)}"
+          f" concurrent streams with p95 time to first token <= {bound:.0f} ms and 0 errors;"
+          f" {out / 'knee.csv'}, {out / 'knee.html'}")  # fmt: skip
+
+
+def ratio(a: float, b: float) -> float:
+    return round(a / b, 2) if b else 0.0
+
+
+def failover(args: argparse.Namespace) -> None:
+    lab = Lab.find()
+    out = OUT / args.name
+    token = admin_token(lab.url, ADMIN_EMAIL, lab.admin_password)
+    ensure_accounts(lab.url, token, args.users, PASSWORD)
+    for host in lab.gpu_nodes:
+        pace(host, args.rate, args.tokens)
+    events = out / "events.jsonl"
+    out.mkdir(parents=True, exist_ok=True)
+    events.unlink(missing_ok=True)
+    victim = sorted(lab.gpu_nodes)[0]
+    stopped_at: list[float] = []
+
+    def stop_later() -> None:
+        time.sleep(args.stop_after)
+        stopped_at.append(time.time())
+        if args.abrupt:  # the instance dies: every process killed at once
+            podman("kill", victim)
+        else:  # the instance shuts down: systemd stops its services in order
+            podman("stop", "--time", "1", victim)
+
+    stopper = threading.Thread(target=stop_later, daemon=True)
+    stopper.start()
+    try:
+        result = locust(lab, out, args.users, args.seconds, LOAD_THINK=args.think,
+                        LOAD_EVENTS_FILE=str(events))  # fmt: skip
+        stopper.join()
+    finally:
+        podman("start", victim)
+    lines = [json.loads(line) for line in events.read_text().splitlines()]
+    marked = marked_down(lab.gpu_nodes[victim], stopped_at[0])
+    report = failover_report(lines, stopped_at[0], marked, lab.gpu_nodes[victim])
+    report["answers"], report["tokens"] = result["answers"], result["tokens"]
+    report.update(check_nothing_lost(lab, lines, args.users))
+    (out / "failover.json").write_text(json.dumps(report, indent=2) + "\n")
+    for host in lab.gpu_nodes:
+        wait_answers(host, "open-webui.service", open_webui_url(host))
+        unpace(host)
+    print(json.dumps(report, indent=2))
+
+
+def marked_down(instance_id: str, since: float) -> float:
+    """When the load balancer marked the host down: its health checks' log line (epoch)."""
+    journal = podman("exec", LOAD_BALANCER_HOST, "journalctl", "-u", "haproxy", "-o",
+                     "short-unix", "--no-pager", "--since", f"@{int(since)}")  # fmt: skip
+    for line in journal.splitlines():
+        if f"/{instance_id} is DOWN" in line:
+            return float(line.split()[0])
+    raise SystemExit(f"the load balancer never marked {instance_id} down:\n{journal[-2000:]}")
+
+
+def failover_report(
+    events: list[dict[str, Any]], stopped: float, down: float, victim: str
+) -> dict[str, Any]:
+    """The stopped host's streams cut at that moment; questions asked after the stop that failed,
+    before and after the load balancer marked the host down; the time from the stop until the
+    last failure (every user served again)."""
+    in_flight = [e for e in events if e["start"] <= stopped < e["end"]]
+    on_victim = [e for e in in_flight if e["host"].startswith(victim)]
+    before = [e for e in events if stopped < e["start"] <= down]
+    after = [e for e in events if e["start"] > down]
+    failures = [e for e in events if not e["ok"] and e["end"] >= stopped]
+    last_failure = max((e["end"] for e in failures), default=stopped)
+    return {
+        "marked_down_after_s": round(down - stopped, 1),
+        "in_flight_at_stop": len(in_flight),
+        "in_flight_on_stopped_host": len(on_victim),
+        "cut_at_stop": sum(not e["ok"] for e in on_victim),
+        "cut_elsewhere": sum(not e["ok"] for e in in_flight if e not in on_victim),
+        "asked_before_marked_down": len(before),
+        "failed_before_marked_down": sum(not e["ok"] for e in before),
+        "asked_after_marked_down": len(after),
+        "failed_after_marked_down": sum(not e["ok"] for e in after),
+        "failed_share_after_stop": round(
+            sum(not e["ok"] for e in before + after) / max(len(before + after), 1), 4
+        ),
+        "seconds_until_all_served": round(last_failure - stopped, 1),
+        "errors_seen": sorted({e["error"][:80] for e in failures}),
+    }
+
+
+def check_nothing_lost(lab: Lab, events: list[dict[str, Any]], users: int) -> dict[str, Any]:
+    """Every load account signs in through the surviving host, and every chat a user opened is
+    still in the shared database (the admin lists them)."""
+    signed_in = sum(
+        call(f"{lab.url}/api/v1/auths/signin", "",
+             {"email": account_email(n), "password": PASSWORD})[0] == 200
+        for n in range(users)
+    )  # fmt: skip
+    token = admin_token(lab.url, ADMIN_EMAIL, lab.admin_password)
+    chats = {e["chat"] for e in events if e["chat"]}
+    missing = 0
+    for chat_id in chats:
+        request_status = get_status(f"{lab.url}/api/v1/chats/{chat_id}", token)
+        missing += request_status != 200
+    return {"accounts_signed_in": signed_in, "accounts": users, "chats": len(chats),
+            "chats_missing": missing}  # fmt: skip
+
+
+def get_status(url: str, token: str) -> int:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+
+
+def smoke(
+    lab: Lab, users: int, seconds: int, out: Path, rate: float = 40, tokens: int = 40
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A short load through the load balancer, the stand-in streaming at `rate` tokens/s: the
+    users' result and Locust's statistics."""
+    token = admin_token(lab.url, ADMIN_EMAIL, lab.admin_password)
+    ensure_accounts(lab.url, token, users, PASSWORD)
+    for host in lab.gpu_nodes:
+        pace(host, rate, tokens)
+    try:
+        result = locust(lab, out, users, seconds, LOAD_THINK="1,3")
+    finally:
+        for host in lab.gpu_nodes:
+            unpace(host)
+    stats = {name: asdict(row) for name, row in locust_stats(out / "locust").items()}
+    return result, {"stats": stats, "failures": locust_failures(out / "locust")}
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name in ("knee", "failover", "smoke"):
+        sub = commands.add_parser(name)
+        sub.add_argument("--name", default=name, help="the artifacts folder's name")
+        sub.add_argument(
+            "--rate", type=float, default=20, help="the stand-in's tokens/s per stream"
+        )
+        sub.add_argument("--tokens", type=int, default=80, help="the stand-in's answer length")
+    commands.choices["knee"].add_argument("--steps", default="10,20,40,80")
+    commands.choices["knee"].add_argument("--seconds", type=int, default=40)
+    commands.choices["knee"].add_argument("--bound-ms", type=float, default=1000)
+    commands.choices["knee"].add_argument(
+        "--webui-env", default="", help="Open WebUI settings for the run: NAME=VALUE,NAME=VALUE"
+    )
+    commands.choices["failover"].add_argument("--users", type=int, default=40)
+    commands.choices["failover"].add_argument("--seconds", type=int, default=90)
+    commands.choices["failover"].add_argument("--stop-after", type=float, default=30)
+    commands.choices["failover"].add_argument("--think", default="1,3")
+    commands.choices["failover"].add_argument(
+        "--abrupt", action="store_true", help="kill the host (podman kill) instead of stopping it"
+    )
+    commands.choices["smoke"].add_argument("--users", type=int, default=20)
+    commands.choices["smoke"].add_argument("--seconds", type=int, default=30)
+    args = parser.parse_args(argv)
+    if args.command == "knee":
+        knee(args)
+    elif args.command == "failover":
+        failover(args)
+    else:
+        result, stats = smoke(Lab.find(), args.users, args.seconds, OUT / args.name,
+                              args.rate, args.tokens)  # fmt: skip
+        print(json.dumps({"result": {k: v for k, v in result.items() if k != "gaps"}, **stats},
+                         indent=2))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

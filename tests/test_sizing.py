@@ -1,0 +1,70 @@
+"""The sizing model (benchmarks/load/sizing.py): Little's law on a case worked by hand, its inputs
+read from the hosts' own settings, terraform's defaults and docs/capacity.md kept to its answer."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import yaml
+
+from benchmarks.load import sizing
+from lab.config import REPO
+from tests.hcl import load
+
+
+def test_a_case_worked_by_hand() -> None:
+    """g5.xlarge (A10G, 600 GB/s, 8 slots), llama3.1:8b (4.9 GB): one stream at 0.7247 x 600 /
+    4.9 = 88.7 tokens/s; 8 together at 88.7 x 8 / 2.05 = 346 (43.3 each); a 1000-token prompt at
+    3806.89 tokens/s is 0.263 s; a 250-token answer holds a slot 0.263 + 250 / 43.3 = 6.04 s.
+    3000 users thinking 45 s: 3000 x 6.04 / 51.04 = 355 in flight, / (8 x 0.75) = 60 hosts."""
+    data = sizing.inputs()
+    g5 = sizing.host(data, "g5.xlarge", "llama3.1:8b")
+    assert g5.single_tokens_per_s == pytest.approx(111.95 * 4.92 / 760 * 600 / 4.9)
+    assert g5.stream_tokens_per_s == pytest.approx(g5.single_tokens_per_s / (1 + 0.15 * 7))
+    assert g5.first_token_s == pytest.approx(1000 / 3806.89)
+    answer = g5.first_token_s + 250 / g5.stream_tokens_per_s
+    assert g5.seconds_per_answer == pytest.approx(answer)
+    crowd = sizing.fleet(data, g5, 3000)
+    assert crowd.in_flight == pytest.approx(3000 * answer / (answer + 45))
+    assert crowd.hosts == math.ceil(crowd.in_flight / 6) == 60
+    assert crowd.bound_by == "GPU"
+    assert crowd.usd_per_hour == pytest.approx(60 * 1.006 + data["fixed_usd_per_hour"])
+    few = sizing.fleet(data, g5, 100)
+    assert few.hosts == 2 and few.bound_by == "two zones"
+
+
+def test_slots_are_the_hosts_own_ollama_settings() -> None:
+    for instance_type in sizing.inputs()["instance_types"]:
+        path = REPO / "inventories/group_vars" / f"type_{instance_type.replace('.', '_')}.yml"
+        group = yaml.safe_load(path.read_text())
+        assert sizing.slots(instance_type) == group["ollama_num_parallel"]
+        assert (REPO / "inventories/lab/group_vars" / path.name).resolve() == path.resolve()
+    with pytest.raises(SystemExit, match=r"type_p4d_24xlarge\.yml is missing"):
+        sizing.slots("p4d.24xlarge")
+
+
+def test_a_faster_engine_or_longer_thinking_needs_fewer_hosts() -> None:
+    data = sizing.inputs()
+    g5 = sizing.host(data, "g5.xlarge", "llama3.1:8b")
+    base = sizing.fleet(data, g5, 1000).hosts
+    assert sizing.fleet(data, g5, 1000, engine_factor=2.0).hosts < base
+    assert (
+        sizing.fleet(data, g5, 1000, think=90).hosts < base < sizing.fleet(data, g5, 1000, 20).hosts
+    )
+
+
+def test_terraform_defaults_are_the_sizing_for_100_and_3000_users() -> None:
+    config = load()
+    plan = sizing.inputs()["plan"]
+    assert config.default("instance_type") == plan["instance_type"]
+    assert config.default("fleet_min_size") == sizing.planned_hosts(100)
+    assert config.default("fleet_max_size") == sizing.planned_hosts(3000)
+    assert config.default("in_flight_target_percent") == 100 * sizing.inputs()["target_utilisation"]
+
+
+def test_the_capacity_guide_shows_the_models_current_answer() -> None:
+    guide = (REPO / "docs/capacity.md").read_text()
+    assert sizing.tables(sizing.DEFAULT_USERS) in guide, (
+        "docs/capacity.md is out of date: paste `python -m benchmarks.load.sizing` into it"
+    )

@@ -66,6 +66,8 @@ listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 listener.bind(("127.0.0.1", {wired("cloudwatch_agent_statsd_address").rpartition(":")[2]}))
 listener.settimeout(30)
 clients = [socket.create_connection(("127.0.0.1", {wired("ollama_port")})) for _ in range(3)]
+for client in clients:
+    client.send(b"POST /api/chat HTTP/1.1\\r\\n")  # the rest of the request is still to come
 deadline = time.monotonic() + 40
 while time.monotonic() < deadline:
     packet = listener.recv(4096).decode()

@@ -91,6 +91,14 @@ def wired_file(name: str) -> dict[str, Any]:
     return values
 
 
+def admin_email() -> str:
+    """The fleet's first admin, as the open_webui role bootstraps it (its default; the lab
+    inventory keeps it)."""
+    defaults = yaml.safe_load((REPO / "roles" / "open_webui" / "defaults" / "main.yml").read_text())
+    email: str = defaults["open_webui_admin_email"]
+    return email
+
+
 # The ALB target group (Open WebUI on every GPU host), as terraform creates it in production.
 TARGET_GROUP = "llm-fleet-lab-webui"
 TARGET_GROUP_PORT = int(wired("open_webui_port"))

@@ -15,8 +15,10 @@ def account_email(number: int) -> str:
     return f"user{number:04d}@{DOMAIN}"
 
 
-def call(url: str, token: str, body: object) -> tuple[int, Any]:
-    request = urllib.request.Request(url, method="POST", data=json.dumps(body).encode())
+def call(url: str, token: str, body: object = None) -> tuple[int, Any]:
+    """Open WebUI's API: a POST of body as JSON, or a GET without one; (status, JSON reply)."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, method="GET" if body is None else "POST", data=data)
     request.add_header("Content-Type", "application/json")
     if token:
         request.add_header("Authorization", f"Bearer {token}")
@@ -24,7 +26,11 @@ def call(url: str, token: str, body: object) -> tuple[int, Any]:
         with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
+        text = error.read().decode(errors="replace")
+        try:  # Open WebUI's {"detail": ...}; a load balancer's error is an HTML page
+            return error.code, json.loads(text or "{}")
+        except json.JSONDecodeError:
+            return error.code, {"text": text[:500]}
 
 
 def admin_token(url: str, email: str, password: str) -> str:

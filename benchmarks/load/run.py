@@ -30,8 +30,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -41,7 +39,7 @@ from benchmarks.load.accounts import account_email, admin_token, call, ensure_ac
 from benchmarks.load.chart import line_chart
 from benchmarks.load.hosts import Sample, pin, pin_self, process_cpu_seconds, sample
 from benchmarks.load.stats import GapHistogram, locust_failures, locust_stats
-from lab.config import LOAD_BALANCER_HOST, REPO, lab_network, venv_bin, wired
+from lab.config import LOAD_BALANCER_HOST, REPO, admin_email, lab_network, venv_bin, wired
 from lab.podman import podman
 from lab.state import LabState
 from lab.units import clear, open_webui_url, pace, set_environment, unpace, wait_answers
@@ -49,7 +47,7 @@ from lab.units import clear, open_webui_url, pace, set_environment, unpace, wait
 OUT = REPO / "artifacts" / "load"
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 DIRECT = Path(__file__).with_name("direct.py")
-ADMIN_EMAIL = "admin@llm-fleet.local"
+ADMIN_EMAIL = admin_email()
 PASSWORD = "load-test-Pa55word"  # the load-test accounts' (ordinary users of a lab)
 MODEL = "llama3.2:1b"
 # Users spawned per second in a measured run: each signs in (a password hash on the host).
@@ -355,21 +353,9 @@ def check_nothing_lost(lab: Lab, events: list[dict[str, Any]], users: int) -> di
     )  # fmt: skip
     token = admin_token(lab.url, ADMIN_EMAIL, lab.admin_password)
     chats = {e["chat"] for e in events if e["chat"]}
-    missing = 0
-    for chat_id in chats:
-        request_status = get_status(f"{lab.url}/api/v1/chats/{chat_id}", token)
-        missing += request_status != 200
+    missing = sum(call(f"{lab.url}/api/v1/chats/{chat_id}", token)[0] != 200 for chat_id in chats)
     return {"accounts_signed_in": signed_in, "accounts": users, "chats": len(chats),
             "chats_missing": missing}  # fmt: skip
-
-
-def get_status(url: str, token: str) -> int:
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
 
 
 def smoke(

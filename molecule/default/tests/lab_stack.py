@@ -19,14 +19,14 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 from testinfra.host import Host
 
-from lab.config import REPO, wired
+from lab.config import REPO, admin_email, wired
 from lab.podman import address
 
 GPU_HOST = "llm-fleet-lab-1"
 RAG_HOST = "llm-fleet-lab-2"
 # The second GPU host: behind the load balancer with GPU_HOST, on the same shared state.
 OTHER_GPU_HOST = "llm-fleet-lab-3"
-ADMIN_EMAIL = "admin@llm-fleet.local"
+ADMIN_EMAIL = admin_email()
 RAG_QUESTION = "How often is the Aurora turbine maintained?"
 RAG_SOURCE = "aurora-operations.pdf (page 2)"
 SCREENSHOTS = REPO / "artifacts" / "browser"

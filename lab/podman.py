@@ -76,6 +76,23 @@ def address(name: str) -> str:
     return addresses[0]
 
 
+def running(name: str) -> bool:
+    return podman("inspect", "--format", "{{.State.Running}}", name).strip() == "true"
+
+
+def halt(name: str, *, abrupt: bool = False, grace: int = 1) -> None:
+    """Stop a lab host as an instance goes: shut down in order (`podman stop`, SIGKILL after
+    `grace` seconds) or, abrupt, killed at once. podman may report an error when the container
+    exits while it is being signalled ("container does not exist" from runc); what counts is
+    that the host is no longer running."""
+    args = ("kill", name) if abrupt else ("stop", "--time", str(grace), name)
+    try:
+        podman(*args)
+    except PodmanError:
+        if running(name):
+            raise
+
+
 def network_exists(name: str) -> bool:
     return exists("network", name)
 

@@ -40,7 +40,7 @@ from benchmarks.load.chart import line_chart
 from benchmarks.load.hosts import Sample, pin, pin_self, process_cpu_seconds, sample
 from benchmarks.load.stats import GapHistogram, locust_failures, locust_stats
 from lab.config import LOAD_BALANCER_HOST, REPO, admin_email, lab_network, venv_bin, wired
-from lab.podman import podman
+from lab.podman import halt, podman
 from lab.state import LabState
 from lab.units import clear, open_webui_url, pace, set_environment, unpace, wait_answers
 
@@ -278,10 +278,9 @@ def failover(args: argparse.Namespace) -> None:
     def stop_later() -> None:
         time.sleep(args.stop_after)
         stopped_at.append(time.time())
-        if args.abrupt:  # the instance dies: every process killed at once
-            podman("kill", victim)
-        else:  # the instance shuts down: systemd stops its services in order
-            podman("stop", "--time", "1", victim)
+        # abrupt: the instance dies, every process killed at once; otherwise it shuts down,
+        # systemd stopping its services in order
+        halt(victim, abrupt=args.abrupt)
 
     stopper = threading.Thread(target=stop_later, daemon=True)
     stopper.start()

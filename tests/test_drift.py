@@ -5,13 +5,22 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
-from lab.config import REPO, venv_bin
+import boto3
+
+from lab.config import REGION, REPO, venv_bin
+from lab.ec2 import DUMMY_CREDENTIALS, MotoServer
 from tests.helpers import run_tool
+from tests.test_release import wheels  # noqa: F401  (the fixture)
+from tools.release import build, publish
 
 
-def drift(tmp_path: Path, probe: Path, *flags: str) -> tuple[int, dict[str, object], str]:
+def drift(
+    tmp_path: Path, probe: Path, *flags: str, stuck: bool = False
+) -> tuple[int, dict[str, object], str]:
     out = tmp_path / "report"
     proc = run_tool(
         venv_bin("python"),
@@ -27,8 +36,14 @@ def drift(tmp_path: Path, probe: Path, *flags: str) -> tuple[int, dict[str, obje
         ANSIBLE_EXTRA_VARS="",
         ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
         LLM_FLEET_TEST_PROBE=str(probe),
+        LLM_FLEET_TEST_STUCK="yes" if stuck else "",
     )
     return proc.returncode, json.loads((out / "drift.json").read_text()), proc.stdout
+
+
+def result(tmp_path: Path) -> dict[str, object]:
+    data: dict[str, object] = json.loads((tmp_path / "report" / "result.json").read_text())
+    return data
 
 
 def test_clean_drifted_and_corrected(tmp_path: Path) -> None:
@@ -53,7 +68,75 @@ def test_clean_drifted_and_corrected(tmp_path: Path) -> None:
     rc, _, summary = drift(tmp_path, probe, "--correct")
     assert rc == 0, summary
     assert probe.read_text() == "desired\n" and probe.stat().st_mode & 0o777 == 0o640
-    assert "# After correction\n\n0 of 1 host(s) differ" in summary
+    assert "# Not corrected\n\nNothing." in summary
+    assert result(tmp_path) == {
+        "release": "checkout",
+        "drifted": {"localhost": ["Keep the probe file as declared"]},
+        "broken": {},
+        "corrected": {"localhost": ["Keep the probe file as declared"]},
+        "not_corrected": {},
+        "status": "clean",
+    }
+
+
+def test_drift_that_cannot_be_corrected_fails_the_run_and_is_named(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.txt"
+    probe.write_text("edited by hand\n")
+    rc, _, summary = drift(tmp_path, probe, "--correct", stuck=True)
+    assert rc == 1, summary
+    assert probe.read_text() == "desired\n", "what could be corrected was"
+    assert "# Not corrected\n\n- localhost: A change the host refuses" in summary
+    outcome = result(tmp_path)
+    assert outcome["status"] == "failed"
+    assert outcome["not_corrected"] == {"localhost": ["A change the host refuses"]}
+
+
+PREFIX = "llm-fleet/test"
+
+
+def drift_from_release(
+    tmp_path: Path, moto_server: MotoServer, probe: Path
+) -> subprocess.CompletedProcess[str]:
+    return run_tool(
+        venv_bin("python"), "-m", "tools.drift", "--release-prefix", PREFIX, "--out",
+        tmp_path / "report", "-i", "localhost,", "--playbook",
+        REPO / "tests/playbooks/drift_probe.yml", "--correct",
+        ANSIBLE_EXTRA_VARS="", LLM_FLEET_TEST_PROBE=str(probe), LLM_FLEET_TEST_STUCK="",
+        AWS_ENDPOINT_URL=moto_server.endpoint, AWS_DEFAULT_REGION=REGION,
+        AWS_ACCESS_KEY_ID=DUMMY_CREDENTIALS["aws_access_key_id"],
+        AWS_SECRET_ACCESS_KEY=DUMMY_CREDENTIALS["aws_secret_access_key"],
+    )  # fmt: skip
+
+
+def test_the_recorded_release_is_what_is_checked_and_applied(
+    tmp_path: Path,
+    moto_server: MotoServer,
+    wheels: tuple[Path, list[Path]],  # noqa: F811
+) -> None:
+    """--release-prefix: the release the SSM parameter records, from S3, checked, unpacked, and
+    run from (its ansible.cfg, its callback); a tampered artifact is refused before any run."""
+    options = {"region_name": REGION, "endpoint_url": moto_server.endpoint, **DUMMY_CREDENTIALS}
+    s3, ssm = boto3.client("s3", **options), boto3.client("ssm", **options)
+    s3.create_bucket(Bucket="fleet-releases")
+    hosts, apply = wheels
+    publish(build("4.1.0", tmp_path / "out", hosts, apply, 1), "fleet-releases", PREFIX, s3, ssm)
+    probe = tmp_path / "probe.txt"
+    probe.write_text("edited by hand\n")
+
+    proc = drift_from_release(tmp_path, moto_server, probe)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert probe.read_text() == "desired\n"
+    assert "Release: 4.1.0" in proc.stdout
+    assert result(tmp_path)["release"] == "4.1.0"
+    release = tmp_path / "report" / "release" / "releases" / "4.1.0" / "llm-fleet"
+    assert (release / "VERSION").read_text() == "4.1.0\n"
+
+    s3.put_object(Bucket="fleet-releases", Key="releases/4.1.0/llm-fleet-4.1.0.tar.gz", Body=b"x")
+    shutil.rmtree(tmp_path / "report")
+    proc = drift_from_release(tmp_path, moto_server, probe)
+    assert proc.returncode != 0
+    assert "llm-fleet-4.1.0.tar.gz has SHA-256" in proc.stderr
+    assert not (tmp_path / "report" / "drift.json").exists(), "nothing ran"
 
 
 def test_drift_playbook_reports_then_corrects(tmp_path: Path) -> None:

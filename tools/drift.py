@@ -1,103 +1,85 @@
 """Drift detection and correction for the fleet.
 
-    python -m tools.drift [-i INVENTORY]... [--limit HOSTS] [--out DIR] [--fail-on-drift]
-                          [--correct] [--playbook site.yml]
+    python -m tools.drift [--release-prefix P] [-i INVENTORY]... [--limit HOSTS] [--out DIR]
+                          [--fail-on-drift] [--correct [--batch N|N%]] [--playbook site.yml]
 
 Runs site.yml in check+diff mode: every task that would change something is drift. Writes
-DIR/drift.json (per host, per task, the diff) and DIR/drift.md (a short summary), prints the
-summary. With --correct it then applies site.yml, records what it corrected (corrected.json)
-and checks again, which must come out clean. Exit status: 0 clean (or corrected), 2 drift found
-with --fail-on-drift, 1 the run itself failed (a failed task or an unreachable host)."""
+DIR/drift.json (per host, per task, the diff), DIR/drift.md (what drifted, what was corrected,
+what could not be) and DIR/result.json, and prints the summary. With --release-prefix the
+fleet's recorded release is what is checked and applied (tools/rollout.py fetches and checks it),
+never a branch head. --correct then corrects the drifted hosts the way a rollout goes - the
+rag tier with site.yml, the load-balanced GPU hosts in batches through the load balancer's
+drain and health gate (playbooks/rolling_update.yml) - and checks again, which must come out
+clean. Exit status: 0 clean (or corrected; or drift found without --fail-on-drift), 2 drift
+found with --fail-on-drift, 1 the run failed or could not correct everything."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from lab.config import REPO
+from tools.rollout import Run, Tree, apply, fetch_release, playbook, summary
 
 CLEAN, ERROR, DRIFT = 0, 1, 2
 
 
-@dataclass(frozen=True)
-class Run:
-    report: dict[str, Any]
-
-    @property
-    def drifted(self) -> dict[str, list[dict[str, Any]]]:
-        return {h: r["changed"] for h, r in self.report["hosts"].items() if r["changed"]}
-
-    @property
-    def broken(self) -> dict[str, Any]:
-        return {
-            h: r["failed"] or "unreachable"
-            for h, r in self.report["hosts"].items()
-            if r["failed"] or r["unreachable"]
-        }
+def tree_from(args: argparse.Namespace) -> Tree:
+    if args.release_prefix:
+        tree = fetch_release(args.release_prefix, args.out / "release")
+        return Tree(tree.root, tree.version, args.playbook)
+    return Tree(REPO, "checkout", args.playbook)
 
 
-def playbook(args: argparse.Namespace, report: Path, *, check: bool) -> Run:
-    command = [str(Path(sys.executable).parent / "ansible-playbook")]
-    for inventory in args.inventory or ["inventories/aws_ec2.yml"]:
-        command += ["-i", inventory]
-    command.append(str(args.playbook))
-    limit = args.limit
-    command += ["--diff"] + (["--check"] if check else []) + (["--limit", limit] if limit else [])
-    env = {
-        **os.environ,
-        "ANSIBLE_CALLBACKS_ENABLED": "drift_report",
-        "LLM_FLEET_DRIFT_REPORT": str(report),
-        "ANSIBLE_FORCE_COLOR": "0",
-    }
-    report.unlink(missing_ok=True)
-    proc = subprocess.run(command, cwd=REPO, env=env, check=False, capture_output=True, text=True)
-    report.with_suffix(".log").write_text(proc.stdout + proc.stderr)
-    if not report.exists():
-        raise SystemExit(f"no report from ansible-playbook (exit {proc.returncode}): {proc.stderr}")
-    return Run(json.loads(report.read_text()))
-
-
-def summary(title: str, run: Run) -> str:
-    lines = [f"# {title}", ""]
-    hosts = run.report["hosts"]
-    lines.append(f"{len(run.drifted)} of {len(hosts)} host(s) differ from site.yml.")
-    for host, changes in run.drifted.items():
-        lines += ["", f"## {host}: {len(changes)} task(s)", ""]
-        lines += [f"- `{c['role'] or 'play'}`: {c['task']}" for c in changes]
-    for host, problem in run.broken.items():
-        lines += ["", f"**{host}: the run failed** ({json.dumps(problem)[:500]})"]
-    return "\n".join(lines) + "\n"
+def not_corrected(after: Run) -> dict[str, list[str]]:
+    """Per host, what still differs (or why the run failed there) after the correction."""
+    left = {h: [c["task"] for c in changes] for h, changes in after.changed.items()}
+    for host, problem in after.broken.items():
+        left.setdefault(host, []).append(f"the run failed: {json.dumps(problem)[:300]}")
+    return left
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--release-prefix", help="terraform output state_prefix: its release")
     parser.add_argument(
         "-i", "--inventory", action="append", help="repeatable (default inventories/aws_ec2.yml)"
     )
     parser.add_argument("--limit", default="")
-    parser.add_argument("--playbook", type=Path, default=REPO / "site.yml")
+    parser.add_argument("--playbook", type=Path, default=Path("site.yml"))
     parser.add_argument("--out", type=Path, default=REPO / "artifacts" / "drift")
     parser.add_argument("--fail-on-drift", action="store_true")
     parser.add_argument("--correct", action="store_true")
+    parser.add_argument("--batch", default="1", help="GPU hosts corrected at a time: N or N%%")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    tree = tree_from(args)
 
-    detected = playbook(args, args.out / "drift.json", check=True)
-    text = summary("Drift", detected)
-    status = ERROR if detected.broken else (DRIFT if detected.drifted else CLEAN)
+    detected = playbook(tree, tree.site, args.inventory, args.limit, args.out / "drift.json",
+                        check=True)  # fmt: skip
+    text = summary("Drift", tree, detected, "differ from site.yml")
+    status = ERROR if detected.broken else (DRIFT if detected.changed else CLEAN)
+    result: dict[str, object] = {
+        "release": tree.version,
+        "drifted": {h: [c["task"] for c in cs] for h, cs in detected.changed.items()},
+        "broken": detected.broken,
+    }
     if args.correct and status == DRIFT:
-        corrected = playbook(args, args.out / "corrected.json", check=False)
-        after = playbook(args, args.out / "after.json", check=True)
-        text += "\n" + summary("Corrected", corrected).replace("differ from", "corrected to")
-        text += "\n" + summary("After correction", after)
-        status = ERROR if corrected.broken or after.broken or after.drifted else CLEAN
+        corrected = apply(tree, args.inventory, sorted(detected.changed), args.out, args.batch,
+                          name="corrected")  # fmt: skip
+        after = playbook(tree, tree.site, args.inventory, args.limit, args.out / "after.json",
+                         check=True)  # fmt: skip
+        left = not_corrected(after)
+        text += "\n" + summary("Corrected", tree, corrected, "corrected")
+        text += "\n# Not corrected\n\n"
+        text += "".join(f"- {h}: {'; '.join(tasks)}\n" for h, tasks in left.items()) or "Nothing.\n"
+        result["corrected"] = {h: [c["task"] for c in cs] for h, cs in corrected.changed.items()}
+        result["not_corrected"] = left
+        status = ERROR if corrected.broken or left else CLEAN
+    result["status"] = {CLEAN: "clean", DRIFT: "drift", ERROR: "failed"}[status]
     (args.out / "drift.md").write_text(text)
+    (args.out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
     print(text)
     if status == DRIFT and not args.fail_on_drift:
         return CLEAN

@@ -1,6 +1,9 @@
 """Drift on the whole stack: eight hand changes, each named by tools/drift.py (site.yml in
-check+diff mode); --correct applies site.yml and checks again, which must find nothing. Limited
-to the two hosts changed (a gpu-node and the rag-node): the other gpu-node is configured alike."""
+check+diff mode) run from the lab's recorded release (the one its scale-out published, fetched
+from S3 and checked, as the scheduled correction does); --correct corrects the rag-node with
+site.yml and the gpu-node through the rolling update (out of the target group, its roles, the
+health gate, back in), then checks again, which must find nothing. Limited to the two hosts
+changed (a gpu-node and the rag-node): the other gpu-node is configured alike."""
 
 from __future__ import annotations
 
@@ -10,7 +13,10 @@ from typing import Any
 
 from lab_stack import GPU_HOST, RAG_HOST, lab_host
 
-from lab.config import REPO, venv_bin, wired
+from lab.aws import state_prefix
+from lab.config import REGION, REPO, venv_bin, wired
+from lab.ec2 import DUMMY_CREDENTIALS
+from lab.state import LabState
 from tests.helpers import run_tool
 
 REPORTS = REPO / "artifacts" / "drift"
@@ -73,6 +79,8 @@ TAMPERS = [
 
 
 def drift(*flags: str) -> int:
+    state = LabState.load()
+    assert state is not None, "the lab is not up"
     proc = run_tool(
         venv_bin("python"),
         "-m",
@@ -83,8 +91,14 @@ def drift(*flags: str) -> int:
         REPORTS,
         "--limit",
         f"{GPU_HOST},{RAG_HOST}",
+        "--release-prefix",
+        state_prefix(),
         *flags,
         timeout=1800,
+        AWS_ENDPOINT_URL=state.endpoint,
+        AWS_DEFAULT_REGION=REGION,
+        AWS_ACCESS_KEY_ID=DUMMY_CREDENTIALS["aws_access_key_id"],
+        AWS_SECRET_ACCESS_KEY=DUMMY_CREDENTIALS["aws_secret_access_key"],
     )
     print(proc.stdout[-3000:], proc.stderr[-3000:])
     return proc.returncode
@@ -108,6 +122,12 @@ def test_hand_changes_are_detected_then_corrected() -> None:
         assert any(h == name and task in t for h, t in changed), f"{what} not reported: {changed}"
     assert "rotated-by-hand" not in json.dumps(report("drift.json")), "a secret leaked"
     assert drift("--correct") == 0
+    outcome = report("result.json")
+    assert outcome["release"].startswith("lab-"), outcome["release"]
+    gpu_corrected = outcome["corrected"][GPU_HOST]
+    for gate in ("Take the host out of the load balancer", "Put the host back"):
+        assert any(task.startswith(gate) for task in gpu_corrected), gpu_corrected
+    assert outcome["not_corrected"] == {}
     # The check after the correction is a drift run on a clean stack: it must find nothing.
     assert all(not host["changed"] for host in report("after.json")["hosts"].values())
     assert lab_host(RAG_HOST).service("amazon-cloudwatch-agent.service").is_enabled

@@ -168,3 +168,22 @@ def test_drift_playbook_reports_then_corrects(tmp_path: Path) -> None:
     assert rc == 0, out
     assert "changed=1" in out and probe.read_text() == "desired\n"
     assert "The fleet differs" not in out
+
+
+def test_the_control_host_units_are_valid_and_correct_by_default(tmp_path: Path) -> None:
+    """tools/systemd: systemd-analyze verify accepts the timer and its service (the checkout's
+    Python where the control host's would be); the service corrects unless DRIFT_MODE says
+    --fail-on-drift, from the recorded release."""
+    units = REPO / "tools" / "systemd"
+    service = (units / "llm-fleet-drift.service").read_text()
+    assert 'Environment="DRIFT_MODE=--correct --batch 25%"' in service
+    assert "--release-prefix ${LLM_FLEET_STATE_PREFIX}" in service
+    (tmp_path / "llm-fleet-drift.service").write_text(
+        service.replace("/opt/llm-fleet/.venv/bin/python", str(venv_bin("python")))
+    )
+    shutil.copy(units / "llm-fleet-drift.timer", tmp_path)
+    proc = subprocess.run(
+        ["systemd-analyze", "verify", *sorted(map(str, tmp_path.iterdir()))],
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0 and not proc.stderr.strip(), proc.stderr

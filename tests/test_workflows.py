@@ -31,8 +31,8 @@ def run_scripts(flow: dict[str, Any]) -> str:
     return "\n".join(s.get("run", "") for job in flow["jobs"] for s in steps(flow, job))
 
 
-def test_the_five_workflows_exist() -> None:
-    assert [f.stem for f in FILES] == ["ci", "deploy", "destroy", "drift", "plan"]
+def test_the_six_workflows_exist() -> None:
+    assert [f.stem for f in FILES] == ["ci", "deploy", "destroy", "drift", "plan", "rollout"]
 
 
 PLAN_ACTION = REPO / ".github" / "actions" / "terraform-plan" / "action.yml"
@@ -159,14 +159,14 @@ def test_deploy_publishes_the_release_and_leaves_each_host_to_complete_its_own_h
             "ollama_mirror.py push",
             "tools.release publish",
             "LifecycleState=='InService'",
-            "site.yml",
+            "tools.rollout --release-prefix",
             "length(Instances[?LifecycleState=='InService'])",
             "tools.post_deploy_check",
         )
     ]
     assert order == sorted(order)
     assert "complete-lifecycle-action" not in scripts
-    assert '--limit "${{ steps.hosts.outputs.limit }}"' in scripts
+    assert '--limit "${{ steps.hosts.outputs.limit }}" --batch 25%' in scripts
     assert '--summary "$GITHUB_STEP_SUMMARY"' in scripts and "::add-mask::" in scripts
     assert "GITHUB_STEP_SUMMARY" in scripts and "PLAY RECAP" in scripts
 
@@ -182,10 +182,32 @@ def test_destroy_needs_the_typed_confirmation_and_a_protected_environment() -> N
     assert destroy["environment"]["name"] == "${{ inputs.environment }}-destroy"
 
 
-def test_drift_runs_on_a_schedule_in_check_mode() -> None:
+def test_deploy_drift_and_rollout_apply_the_recorded_release_in_batches() -> None:
+    """The three ways hosts change after a deploy all apply the release the SSM parameter records
+    (tools/rollout.py fetches and checks it), the GPU hosts in batches through the drain and
+    health gate; none runs ansible-playbook site.yml from the checkout on the fleet."""
+    for name in ("deploy", "drift", "rollout"):
+        scripts = run_scripts(workflow(name))
+        assert "--release-prefix" in scripts, name
+        assert "--batch" in scripts, name
+        assert "ansible-playbook" not in scripts, name
+        env = {k for s in steps(workflow(name), name if name != "deploy" else "deploy")
+               for k in s.get("env", {})}  # fmt: skip
+        assert "LLM_FLEET_TARGET_GROUP_ARN" in env, name  # the rolling update's target group
+
+
+def test_drift_is_corrected_on_schedule_unless_set_to_report_only() -> None:
+    """The schedule corrects (--correct); DRIFT_REPORT_ONLY or a manual report_only only
+    reports and fails on drift; a run that cannot correct fails visibly; the report is in the
+    job summary and an artifact either way."""
     flow = workflow("drift")
     assert flow["on"]["schedule"]
+    assert "vars.DRIFT_REPORT_ONLY == 'true'" in flow["env"]["REPORT_ONLY"]
     scripts = run_scripts(flow)
-    assert "python -m tools.drift" in scripts and "--fail-on-drift" in scripts
-    uploads = [s for s in steps(flow, "drift") if s.get("uses", "").startswith("actions/upload")]
-    assert uploads
+    assert 'mode=(--correct --batch "$BATCH")' in scripts
+    assert 'if [ "$REPORT_ONLY" = true ]; then mode=(--fail-on-drift); fi' in scripts
+    assert "python -m tools.drift --release-prefix" in scripts
+    assert scripts.count("exit 1") >= 2 and "::error::drift not corrected" in scripts
+    assert 'cat drift/drift.md >> "$GITHUB_STEP_SUMMARY"' in scripts
+    (upload,) = [s for s in steps(flow, "drift") if s.get("uses", "").startswith("actions/upload")]
+    assert upload["if"] == "always()" and "drift/*.json" in upload["with"]["path"]

@@ -91,11 +91,16 @@ def wired_file(name: str) -> dict[str, Any]:
     return values
 
 
+def role_default(role: str, name: str) -> Any:
+    """A role's default, as written in its defaults/main.yml."""
+    defaults = yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text())
+    return defaults[name]
+
+
 def admin_email() -> str:
     """The fleet's first admin, as the open_webui role bootstraps it (its default; the lab
     inventory keeps it)."""
-    defaults = yaml.safe_load((REPO / "roles" / "open_webui" / "defaults" / "main.yml").read_text())
-    email: str = defaults["open_webui_admin_email"]
+    email: str = role_default("open_webui", "open_webui_admin_email")
     return email
 
 

@@ -21,7 +21,7 @@ from lab_stack import (
 )
 
 from lab.aws import client, state_prefix
-from lab.config import REPO, STATE_DIR, venv_bin, wired
+from lab.config import REPO, STATE_DIR, role_default, venv_bin, wired
 from lab.podman import address
 from lab.state import LabState
 from tests.helpers import inventory_list, run_tool
@@ -183,3 +183,34 @@ def test_services_log_to_files_the_cloudwatch_agent_stand_in_tails() -> None:
     assert lab_host(RAG_HOST).file(f"{logs}/fleet-rag.log").content_string.strip()
     agent_log = gpu.file("/opt/aws/amazon-cloudwatch-agent/logs/amazon-cloudwatch-agent.log")
     assert f"would tail {logs}/ollama.log (present)" in agent_log.content_string
+
+
+# Each service's share of the host's memory (the roles' defaults; the split: docs/capacity.md).
+MEMORY_SHARES = {
+    "ollama": ("ollama", "ollama_memory_max_percent"),
+    "ollama-in-flight": ("ollama", "ollama_in_flight_memory_max_percent"),
+    "open-webui": ("open_webui", "open_webui_memory_max_percent"),
+    "fleet-rag": ("chromadb_rag", "chromadb_rag_memory_max_percent"),
+    "chroma": ("chromadb_rag", "chromadb_rag_chroma_memory_max_percent"),
+    "amazon-cloudwatch-agent": ("cloudwatch_agent", "cloudwatch_agent_memory_max_percent"),
+}
+
+
+def test_every_service_has_its_share_of_the_hosts_memory_and_the_shares_leave_room() -> None:
+    """MemoryMax of each fleet service is its role's percentage of the host's memory (systemd
+    resolves it to bytes), MemoryHigh below it; a host's shares add up to at most 90 % (the rest:
+    the system, the page cache). This machine's hybrid cgroups may not enforce the limits inside
+    the lab's containers: the units' properties are what is checked."""
+    for name, services in SERVICES.items():
+        host = lab_host(name)
+        total = int(host.check_output("awk '/MemTotal/ {print $2 * 1024}' /proc/meminfo"))
+        units = services + (["ollama-in-flight"] if "ollama" in services else [])
+        shares = 0
+        for unit in units:
+            shown = host.check_output(f"systemctl show {unit}.service -p MemoryMax -p MemoryHigh")
+            props = dict(line.split("=", 1) for line in shown.splitlines())
+            share = int(role_default(*MEMORY_SHARES[unit]))
+            assert abs(int(props["MemoryMax"]) - total * share // 100) < total // 1000, (name, unit)
+            assert 0 < int(props["MemoryHigh"]) < int(props["MemoryMax"]), (name, unit, props)
+            shares += share
+        assert shares <= 90, (name, shares)

@@ -150,6 +150,7 @@ def test_plan_from_debians_own_packages(tmp_path: Path) -> None:
         "nvidia-driver",
         "firmware-misc-nonfree",
         "nvidia-persistenced",
+        "nvidia-modprobe",  # /dev/nvidia-uvm at boot (nvidia-uvm-devices.service)
     ]
 
 

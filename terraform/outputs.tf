@@ -84,3 +84,8 @@ output "alb_access_logs_bucket" {
   description = "Where the ALB's access logs go (empty: off)."
   value       = module.load_balancer.access_logs_bucket
 }
+
+output "database_identifier" {
+  description = "RDS PostgreSQL's instance identifier: the deploy snapshots it before a release that migrates Open WebUI's schema."
+  value       = module.state.database_identifier
+}

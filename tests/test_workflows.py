@@ -166,9 +166,35 @@ def test_deploy_publishes_the_release_and_leaves_each_host_to_complete_its_own_h
     ]
     assert order == sorted(order)
     assert "complete-lifecycle-action" not in scripts
-    assert '--limit "${{ steps.hosts.outputs.limit }}" --batch 25%' in scripts
+    assert '--limit "${{ steps.hosts.outputs.limit }}"' in scripts
+    assert "--batch \"${{ steps.schema.outputs.schema_change == 'true' && '100%' || '25%' }}\"" in (
+        scripts
+    )
     assert '--summary "$GITHUB_STEP_SUMMARY"' in scripts and "::add-mask::" in scripts
     assert "GITHUB_STEP_SUMMARY" in scripts and "PLAY RECAP" in scripts
+
+
+def test_a_release_that_migrates_the_database_is_snapshotted_and_served_by_no_old_host() -> None:
+    """Before a schema change: launches suspended, the hosts still configuring themselves
+    finished, the snapshot taken, every target drained - all before the release is published;
+    the rollout then takes every GPU host at once; launches resume whatever happened."""
+    flow = workflow("deploy")
+    deploy = steps(flow, "deploy")
+    names = [s.get("name", "") for s in deploy]
+    check = names.index("Does this release migrate the shared database?")
+    before = next(i for i, n in enumerate(names) if n.startswith("Before the migration"))
+    publish = next(i for i, n in enumerate(names) if n.startswith("Publish the release"))
+    resume = names.index("Resume launches after a migration")
+    assert check < before < publish < resume
+    guard = deploy[before]["run"]
+    order = [guard.index(s) for s in ("suspend-processes", "starts_with(LifecycleState, 'Pending')",
+                                      "tools.db_upgrade snapshot", "deregister-targets",
+                                      "wait target-deregistered")]  # fmt: skip
+    assert order == sorted(order)
+    assert deploy[before]["if"] == "steps.schema.outputs.schema_change == 'true'"
+    assert (
+        deploy[resume]["if"].startswith("always()") and "resume-processes" in deploy[resume]["run"]
+    )
 
 
 def test_destroy_needs_the_typed_confirmation_and_a_protected_environment() -> None:

@@ -98,6 +98,11 @@ def pins(files: Sequence[Path], names: Sequence[str]) -> list[str]:
     return [found[name.lower()] for name in names]
 
 
+def schema_version(root: Path = REPO) -> str:
+    """The Open WebUI version the release pins: its database schema (tools/db_upgrade.py)."""
+    return pins([root / "requirements-hosts.txt"], ["open-webui"])[0].split("==", 1)[1]
+
+
 def tree_files(root: Path, lab: bool = False) -> Iterator[tuple[Path, str]]:
     """The release's files from the repository, sorted, with their names inside the release."""
     for entry in TREE + (LAB_TREE if lab else ()):
@@ -216,6 +221,8 @@ def build(
                 "artifact": artifact.name,
                 "sha256": digest,
                 "python": HOST_PYTHON,
+                # The front end whose schema this release migrates the shared database to.
+                "open_webui": schema_version(root),
                 "beside": beside_list,
             },
             indent=2,
@@ -247,6 +254,7 @@ def publish(built: Built, bucket: str, prefix: str, s3: Any, ssm: Any) -> dict[s
         "version": manifest["version"],
         "sha256": built.sha256,
         "artifact": f"s3://{bucket}/{key}/{built.artifact.name}",
+        "open_webui": manifest.get("open_webui", ""),
     }
     ssm.put_parameter(
         Name=release_parameter(prefix), Value=json.dumps(record), Type="String", Overwrite=True

@@ -203,7 +203,7 @@ def test_every_service_has_its_share_of_the_hosts_memory_and_the_shares_leave_ro
     the lab's containers: the units' properties are what is checked."""
     for name, services in SERVICES.items():
         host = lab_host(name)
-        total = int(host.check_output("awk '/MemTotal/ {print $2 * 1024}' /proc/meminfo"))
+        total = 1024 * int(host.check_output("awk '/MemTotal/ {print $2}' /proc/meminfo"))
         units = services + (["ollama-in-flight"] if "ollama" in services else [])
         shares = 0
         for unit in units:

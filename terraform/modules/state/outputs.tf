@@ -23,6 +23,11 @@ output "database_endpoint" {
   value       = aws_db_instance.this.endpoint
 }
 
+output "database_identifier" {
+  description = "RDS PostgreSQL's instance identifier (the deploy snapshots it before a schema change)."
+  value       = aws_db_instance.this.identifier
+}
+
 output "redis_endpoint" {
   description = "ElastiCache's primary endpoint."
   value       = aws_elasticache_replication_group.this.primary_endpoint_address

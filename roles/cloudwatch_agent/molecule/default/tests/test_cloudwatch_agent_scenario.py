@@ -48,7 +48,7 @@ def test_the_agent_runs_as_its_own_user_sandboxed_with_a_memory_share(host: Host
     props = dict(line.split("=", 1) for line in shown.splitlines())
     assert props["User"] == "cwagent"
     assert props["CapabilityBoundingSet"] == "cap_dac_read_search"
-    total = int(host.check_output("awk '/MemTotal/ {print $2 * 1024}' /proc/meminfo"))
+    total = 1024 * int(host.check_output("awk '/MemTotal/ {print $2}' /proc/meminfo"))
     assert abs(int(props["MemoryMax"]) - total * 3 // 100) < total // 1000
     assert int(props["MemoryHigh"]) < int(props["MemoryMax"])
     owner = host.check_output(f"stat -c %U /proc/{props['MainPID']}")

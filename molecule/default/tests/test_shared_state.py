@@ -24,8 +24,9 @@ from lab_stack import (
     wait_until,
 )
 
-from lab.aws import uploads_bucket
+from lab.aws import DATABASE_NAME, uploads_bucket
 from lab.config import REGION, STATE_HOST, podman_env, wired
+from lab.database import psql, restore, snapshot
 from lab.ec2 import DUMMY_CREDENTIALS
 from lab.state import LabState
 
@@ -157,3 +158,37 @@ def test_a_restarted_server_is_reconnected_to_and_nothing_is_lost(
     )
     chats_after = {c["id"] for c in api("GET", f"{urls[0]}/api/v1/chats/", token_a)}
     assert chats_before <= chats_after
+
+
+@pytest.mark.disruptive
+def test_a_restore_from_the_snapshot_brings_back_what_a_bad_migration_destroyed(
+    urls: tuple[str, str], token_a: str, admin_password: str
+) -> None:
+    """The restore rehearsal on the lab's PostgreSQL: a snapshot (before a migration), then
+    damage (every chat deleted, as a bad migration could), then the restore under the fleet's
+    database name: the chats are back through both hosts, which reconnect by themselves."""
+    title = f"before the upgrade {secrets.token_hex(4)}"
+    api("POST", f"{urls[0]}/api/v1/chats/new", token_a, {"chat": {"title": title}})
+
+    def titles(url: str) -> set[str]:
+        return {c["title"] for c in api("GET", f"{url}/api/v1/chats/", token_a)}
+
+    assert title in titles(urls[1])
+    dump = "/var/tmp/llm-fleet-before-upgrade.dump"
+    took_snapshot = snapshot(dump)
+    psql("DELETE FROM chat", DATABASE_NAME)  # the bad migration
+    assert title not in titles(urls[0])
+    took_restore = restore(dump)
+
+    def restored_everywhere() -> bool:
+        return all(
+            signin(url, ADMIN_EMAIL, admin_password)["role"] == "admin" and title in titles(url)
+            for url in urls
+        )
+
+    back = took_restore + wait_until(restored_everywhere, RECOVERY_LIMIT_S)
+    print(
+        f"\nsnapshot (pg_dump) {took_snapshot:.1f}s; restore {took_restore:.1f}s; the chat listed"
+        f" and sign-in working on both hosts {back:.1f}s after the restore began"
+    )
+    psql(f"DROP DATABASE {DATABASE_NAME}_damaged")

@@ -29,10 +29,11 @@ mirror = load_script(OLLAMA_MIRROR)
 class StandIn:
     """The stand-in serving one models folder on loopback (pulled layers of model_bytes)."""
 
-    def __init__(self, models: Path, model_bytes: int = 3 * 1024 * 1024) -> None:
+    def __init__(self, models: Path, model_bytes: int = 3 * 1024 * 1024, **settings: str) -> None:
         self.url = f"http://127.0.0.1:{free_port()}"
         env = dict(os.environ, OLLAMA_HOST=self.url.removeprefix("http://"),
-                   OLLAMA_MODELS=str(models), STANDIN_MODEL_BYTES=str(model_bytes))  # fmt: skip
+                   OLLAMA_MODELS=str(models), STANDIN_MODEL_BYTES=str(model_bytes),
+                   **settings)  # fmt: skip
         self.proc = subprocess.Popen(
             [sys.executable, str(STANDIN), "serve"], env=env, stderr=subprocess.DEVNULL
         )

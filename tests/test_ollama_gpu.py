@@ -8,10 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,8 +16,8 @@ from typing import Any
 import pytest
 
 from lab.config import REPO, venv_bin
-from lab.ec2 import free_port
 from tests.helpers import run_tool
+from tests.ollama_models import StandIn
 
 STANDIN = REPO / "tests" / "fixtures" / "ollama_standin" / "ollama"
 MODEL = "tiny:1"
@@ -55,25 +51,12 @@ def test_models_wholly_in_gpu_memory_pass_and_others_are_named() -> None:
 
 @pytest.fixture
 def standin(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    env = dict(os.environ, OLLAMA_HOST=f"127.0.0.1:{port}", OLLAMA_MODELS=str(tmp_path))
-    proc = subprocess.Popen([sys.executable, str(STANDIN), "serve"], env=env)
-    url = f"http://127.0.0.1:{port}"
+    server = StandIn(tmp_path)
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(url, timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
-        pull = urllib.request.Request(
-            f"{url}/api/pull", data=json.dumps({"model": MODEL, "stream": False}).encode()
-        )
-        urllib.request.urlopen(pull, timeout=10).read()
-        yield url
+        server.pull([MODEL])
+        yield server.url
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        server.stop()
 
 
 def test_a_host_whose_ollama_runs_on_the_cpu_fails_naming_the_model(

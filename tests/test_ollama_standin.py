@@ -11,37 +11,25 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from lab.config import REPO
 from lab.ec2 import free_port
+from tests.ollama_models import StandIn
 
 STANDIN = REPO / "tests" / "fixtures" / "ollama_standin" / "ollama"
 
 
 @pytest.fixture
-def paced_standin(tmp_path: object) -> Iterator[str]:
-    port = free_port()
-    env = dict(os.environ, OLLAMA_HOST=f"127.0.0.1:{port}", OLLAMA_MODELS=str(tmp_path),
-               STANDIN_TOKENS_PER_SECOND="20", STANDIN_ANSWER_TOKENS="30")  # fmt: skip
-    proc = subprocess.Popen([sys.executable, str(STANDIN), "serve"], env=env)
-    url = f"http://127.0.0.1:{port}"
+def paced_standin(tmp_path: Path) -> Iterator[str]:
+    standin = StandIn(tmp_path, STANDIN_TOKENS_PER_SECOND="20", STANDIN_ANSWER_TOKENS="30")
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(url, timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
-        pull = urllib.request.Request(
-            f"{url}/api/pull", data=json.dumps({"model": "m:1", "stream": False}).encode()
-        )
-        urllib.request.urlopen(pull, timeout=10).read()
-        yield url
+        standin.pull(["m:1"])
+        yield standin.url
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        standin.stop()
 
 
 def test_a_streamed_answer_has_the_chosen_length_and_pace(paced_standin: str) -> None:

@@ -58,6 +58,12 @@ def test_unit_output_goes_to_a_rotated_log_file(host: Host) -> None:
     request_molecule_http(host, "?after-rotation")
     current = host.file(log).content_string
     assert "after-rotation" in current and "before-rotation" not in current
+    # The CloudWatch agent (group adm) reads it, before and after a rotation.
+    assert (host.file(log).user, host.file(log).group, host.file(log).mode) == (
+        "root",
+        "adm",
+        0o640,
+    )
 
 
 def test_the_service_skeleton_runs_a_service_from_data(host: Host) -> None:

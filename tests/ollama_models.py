@@ -51,6 +51,12 @@ class StandIn:
         with urllib.request.urlopen(request, timeout=600) as response:
             return json.loads(response.read())
 
+    def delete(self, name: str) -> None:
+        request = urllib.request.Request(
+            f"{self.url}/api/delete", data=json.dumps({"model": name}).encode(), method="DELETE"
+        )
+        urllib.request.urlopen(request, timeout=60).close()
+
     def pull(self, names: Sequence[str]) -> None:
         for name in names:
             self.post("/api/pull", {"model": name, "stream": False})

@@ -27,14 +27,13 @@ CLEAN, ERROR, DRIFT = 0, 1, 2
 
 def tree_from(args: argparse.Namespace) -> Tree:
     if args.release_prefix:
-        tree = fetch_release(args.release_prefix, args.out / "release")
-        return Tree(tree.root, tree.version, args.playbook)
+        return fetch_release(args.release_prefix, args.out / "release", args.playbook)
     return Tree(REPO, "checkout", args.playbook)
 
 
 def not_corrected(after: Run) -> dict[str, list[str]]:
     """Per host, what still differs (or why the run failed there) after the correction."""
-    left = {h: [c["task"] for c in changes] for h, changes in after.changed.items()}
+    left = after.changed_tasks
     for host, problem in after.broken.items():
         left.setdefault(host, []).append(f"the run failed: {json.dumps(problem)[:300]}")
     return left
@@ -62,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     status = ERROR if detected.broken else (DRIFT if detected.changed else CLEAN)
     result: dict[str, object] = {
         "release": tree.version,
-        "drifted": {h: [c["task"] for c in cs] for h, cs in detected.changed.items()},
+        "drifted": detected.changed_tasks,
         "broken": detected.broken,
     }
     if args.correct and status == DRIFT:
@@ -74,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         text += "\n" + summary("Corrected", tree, corrected, "corrected")
         text += "\n# Not corrected\n\n"
         text += "".join(f"- {h}: {'; '.join(tasks)}\n" for h, tasks in left.items()) or "Nothing.\n"
-        result["corrected"] = {h: [c["task"] for c in cs] for h, cs in corrected.changed.items()}
+        result["corrected"] = corrected.changed_tasks
         result["not_corrected"] = left
         status = ERROR if corrected.broken or left else CLEAN
     result["status"] = {CLEAN: "clean", DRIFT: "drift", ERROR: "failed"}[status]

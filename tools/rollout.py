@@ -63,6 +63,11 @@ class Run:
         return {h: r["changed"] for h, r in self.hosts.items() if r["changed"]}
 
     @property
+    def changed_tasks(self) -> dict[str, list[str]]:
+        """Per host, the names of the tasks that changed (or, checking, would change)."""
+        return {host: [c["task"] for c in changes] for host, changes in self.changed.items()}
+
+    @property
     def broken(self) -> dict[str, Any]:
         return {
             h: r["failed"] or "unreachable"
@@ -74,9 +79,10 @@ class Run:
         return Run({**self.report, "hosts": {**self.hosts, **other.hosts}})
 
 
-def fetch_release(prefix: str, dest: Path) -> Tree:
+def fetch_release(prefix: str, dest: Path, playbook: Path = Path("site.yml")) -> Tree:
     """The release /<prefix>/release records, downloaded, checked and unpacked under dest
-    (AWS settings from the environment, as every AWS SDK takes them)."""
+    (AWS settings from the environment, as every AWS SDK takes them); its playbook site.yml
+    unless another is given."""
     import boto3
 
     from tools.host_apply import fetch, fetch_beside, unpack
@@ -86,7 +92,7 @@ def fetch_release(prefix: str, dest: Path) -> Tree:
     release = unpack(artifact, record["version"], home=dest)
     fetch_beside(record, release, s3)
     artifact.unlink()
-    return Tree(release, record["version"])
+    return Tree(release, record["version"], playbook)
 
 
 def tree_from(args: argparse.Namespace) -> Tree:

@@ -19,6 +19,17 @@ from lab.config import ENVIRONMENT_TAG, PROJECT_TAG, REGION, venv_bin
 DUMMY_CREDENTIALS = {"aws_access_key_id": "lab", "aws_secret_access_key": "lab"}
 
 
+def sdk_env(endpoint: str, region: str = REGION) -> dict[str, str]:
+    """The environment an AWS SDK or CLI (a tool, a host's boto3) reads to use the lab's AWS
+    API at endpoint."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_ACCESS_KEY_ID": DUMMY_CREDENTIALS["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": DUMMY_CREDENTIALS["aws_secret_access_key"],
+    }
+
+
 def address_is_local(host: str) -> bool:
     """Whether host is an address of this machine (the lab network's gateway exists only while
     the lab's bridge is up; elsewhere, a proxy on the way out may answer for any address)."""

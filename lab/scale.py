@@ -32,7 +32,7 @@ from lab.config import (
     venv_bin,
     wired_file,
 )
-from lab.ec2 import DUMMY_CREDENTIALS, ec2_client, elbv2_client, register_targets
+from lab.ec2 import ec2_client, elbv2_client, register_targets, sdk_env
 from lab.podman import wait_for_systemd
 from lab.state import LabHost, LabState
 from lab.user_data import fleet_values, render
@@ -191,10 +191,7 @@ def scale_out(state: LabState, zone: str) -> ScaledOut:
     seconds["host launched"] = round(time.monotonic() - started, 1)
     script = render(fleet_values("", data_volume=False, inventory=LAB_INVENTORY))
     env = {
-        "AWS_ENDPOINT_URL": state.endpoint,
-        "AWS_ACCESS_KEY_ID": DUMMY_CREDENTIALS["aws_access_key_id"],
-        "AWS_SECRET_ACCESS_KEY": DUMMY_CREDENTIALS["aws_secret_access_key"],
-        "AWS_DEFAULT_REGION": instance["Placement"]["AvailabilityZone"][:-1],
+        **sdk_env(state.endpoint, instance["Placement"]["AvailabilityZone"][:-1]),
         "AWS_EC2_METADATA_SERVICE_ENDPOINT": lab_imds_endpoint(),
     }
     started = time.monotonic()

@@ -5,16 +5,15 @@ it is taken once, named after the release, and is available when the tool return
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
-from lab.config import REGION, REPO, venv_bin
-from lab.ec2 import DUMMY_CREDENTIALS, MotoServer
-from tests.helpers import tool_env
+from lab.config import REGION, venv_bin
+from lab.ec2 import DUMMY_CREDENTIALS, MotoServer, sdk_env
+from tests.helpers import run_tool
 from tools.db_upgrade import schema_change, snapshot, snapshot_name
 
 PREFIX = "llm-fleet/upgrade"
@@ -24,14 +23,6 @@ PREFIX = "llm-fleet/upgrade"
 def aws(moto_server: MotoServer) -> dict[str, Any]:
     options = {"region_name": REGION, "endpoint_url": moto_server.endpoint, **DUMMY_CREDENTIALS}
     return {name: boto3.client(name, **options) for name in ("rds", "ssm")}
-
-
-def env(moto_server: MotoServer) -> dict[str, str]:
-    return {
-        "AWS_ENDPOINT_URL": moto_server.endpoint, "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": DUMMY_CREDENTIALS["aws_access_key_id"],
-        "AWS_SECRET_ACCESS_KEY": DUMMY_CREDENTIALS["aws_secret_access_key"],
-    }  # fmt: skip
 
 
 def test_a_new_open_webui_version_is_a_schema_change(
@@ -45,14 +36,12 @@ def test_a_new_open_webui_version_is_a_schema_change(
     manifest = tmp_path / "m.json"
     manifest.write_text(json.dumps({"version": "r2", "open_webui": "0.12.4"}))
     outputs = tmp_path / "outputs"
-    aws_env = env(moto_server)
 
     def check() -> str:
-        proc = subprocess.run(
-            [str(venv_bin("python")), "-m", "tools.db_upgrade", "check", "--prefix", PREFIX,
-             "--manifest", str(manifest), "--github-output", str(outputs)],
-            cwd=REPO, env=tool_env(**aws_env), capture_output=True, text=True, timeout=120,
-            check=False,
+        proc = run_tool(
+            venv_bin("python"), "-m", "tools.db_upgrade", "check", "--prefix", PREFIX,
+            "--manifest", manifest, "--github-output", outputs, timeout=120,
+            **sdk_env(moto_server.endpoint),
         )  # fmt: skip
         assert proc.returncode == 0, proc.stderr
         return outputs.read_text().splitlines()[-1]

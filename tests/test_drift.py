@@ -12,7 +12,7 @@ from pathlib import Path
 import boto3
 
 from lab.config import REGION, REPO, venv_bin
-from lab.ec2 import DUMMY_CREDENTIALS, MotoServer
+from lab.ec2 import DUMMY_CREDENTIALS, MotoServer, sdk_env
 from tests.helpers import run_tool
 from tests.test_release import wheels  # noqa: F401  (the fixture)
 from tools.release import build, publish
@@ -101,10 +101,8 @@ def drift_from_release(
         venv_bin("python"), "-m", "tools.drift", "--release-prefix", PREFIX, "--out",
         tmp_path / "report", "-i", "localhost,", "--playbook",
         REPO / "tests/playbooks/drift_probe.yml", "--correct",
-        ANSIBLE_EXTRA_VARS="", LLM_FLEET_TEST_PROBE=str(probe), LLM_FLEET_TEST_STUCK="",
-        AWS_ENDPOINT_URL=moto_server.endpoint, AWS_DEFAULT_REGION=REGION,
-        AWS_ACCESS_KEY_ID=DUMMY_CREDENTIALS["aws_access_key_id"],
-        AWS_SECRET_ACCESS_KEY=DUMMY_CREDENTIALS["aws_secret_access_key"],
+        timeout=900, **sdk_env(moto_server.endpoint), ANSIBLE_EXTRA_VARS="",
+        LLM_FLEET_TEST_PROBE=str(probe), LLM_FLEET_TEST_STUCK="",
     )  # fmt: skip
 
 

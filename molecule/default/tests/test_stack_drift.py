@@ -14,8 +14,8 @@ from typing import Any
 from lab_stack import GPU_HOST, RAG_HOST, lab_host
 
 from lab.aws import state_prefix
-from lab.config import REGION, REPO, venv_bin, wired
-from lab.ec2 import DUMMY_CREDENTIALS
+from lab.config import REPO, venv_bin, wired
+from lab.ec2 import sdk_env
 from lab.state import LabState
 from tests.helpers import run_tool
 
@@ -95,10 +95,7 @@ def drift(*flags: str) -> int:
         state_prefix(),
         *flags,
         timeout=1800,
-        AWS_ENDPOINT_URL=state.endpoint,
-        AWS_DEFAULT_REGION=REGION,
-        AWS_ACCESS_KEY_ID=DUMMY_CREDENTIALS["aws_access_key_id"],
-        AWS_SECRET_ACCESS_KEY=DUMMY_CREDENTIALS["aws_secret_access_key"],
+        **sdk_env(state.endpoint),
     )
     print(proc.stdout[-3000:], proc.stderr[-3000:])
     return proc.returncode

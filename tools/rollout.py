@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lab.config import REPO
+import yaml
 
-LOAD_BALANCED = "role_gpu_node"
+from lab.config import REPO
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,12 @@ class Tree:
     @property
     def rolling_update(self) -> Path:
         return self.root / "playbooks" / "rolling_update.yml"
+
+    @property
+    def load_balanced(self) -> str:
+        """The hosts the rolling update takes through the load balancer (its play's hosts)."""
+        hosts: str = yaml.safe_load(self.rolling_update.read_text())[0]["hosts"]
+        return hosts
 
 
 @dataclass
@@ -169,7 +175,7 @@ def apply(
     the load-balanced ones with the rolling update (batch hosts, or a percentage, at a time)."""
     if not re.fullmatch(r"[1-9][0-9]*%?", batch):
         raise SystemExit(f"--batch {batch!r}: a number of hosts or a percentage, such as 1 or 25%")
-    balanced = set(matching(tree, inventories, LOAD_BALANCED))
+    balanced = set(matching(tree, inventories, tree.load_balanced))
     rest = [h for h in hosts if h not in balanced]
     gpu = [h for h in hosts if h in balanced]
     run = Run()

@@ -113,3 +113,19 @@ def systemd_exposure(run: Any, unit: str) -> tuple[float, str]:
     shown: str = run(f"systemd-analyze security {unit} --no-pager")
     _, _, verdict = shown.rpartition(f"Overall exposure level for {unit}:")
     return float(verdict.split()[0]), shown
+
+
+def unit_properties(run: Any, unit: str, *names: str) -> dict[str, str]:
+    """`systemctl show` of these properties of a unit, by name. run: a command runner that
+    returns the output (testinfra's host.check_output)."""
+    shown: str = run(f"systemctl show {unit} " + " ".join(f"-p {name}" for name in names))
+    return dict(line.split("=", 1) for line in shown.splitlines())
+
+
+def memory_limits(run: Any, unit: str) -> tuple[float, int, int]:
+    """A unit's MemoryMax as a percentage of the host's memory (systemd resolves a share to
+    bytes), its MemoryMax and its MemoryHigh in bytes (a ValueError when either is infinity)."""
+    props = unit_properties(run, unit, "MemoryMax", "MemoryHigh")
+    total = 1024 * int(run("awk '/MemTotal/ {print $2}' /proc/meminfo"))
+    most, high = int(props["MemoryMax"]), int(props["MemoryHigh"])
+    return 100 * most / total, most, high

@@ -24,7 +24,7 @@ from lab.aws import client, state_prefix
 from lab.config import REPO, STATE_DIR, role_default, venv_bin, wired
 from lab.podman import address
 from lab.state import LabState
-from tests.helpers import inventory_list, run_tool
+from tests.helpers import inventory_list, memory_limits, run_tool
 from tools.host_apply import release_parameter
 
 GPU_SERVICES = ["ollama", "open-webui", "fleet-rag", "amazon-cloudwatch-agent"]
@@ -203,14 +203,12 @@ def test_every_service_has_its_share_of_the_hosts_memory_and_the_shares_leave_ro
     the lab's containers: the units' properties are what is checked."""
     for name, services in SERVICES.items():
         host = lab_host(name)
-        total = 1024 * int(host.check_output("awk '/MemTotal/ {print $2}' /proc/meminfo"))
         units = services + (["ollama-in-flight"] if "ollama" in services else [])
         shares = 0
         for unit in units:
-            shown = host.check_output(f"systemctl show {unit}.service -p MemoryMax -p MemoryHigh")
-            props = dict(line.split("=", 1) for line in shown.splitlines())
+            percent, most, high = memory_limits(host.check_output, f"{unit}.service")
             share = int(role_default(*MEMORY_SHARES[unit]))
-            assert abs(int(props["MemoryMax"]) - total * share // 100) < total // 1000, (name, unit)
-            assert 0 < int(props["MemoryHigh"]) < int(props["MemoryMax"]), (name, unit, props)
+            assert abs(percent - share) < 0.1, (name, unit, percent)
+            assert 0 < high < most, (name, unit, high, most)
             shares += share
         assert shares <= 90, (name, shares)

@@ -8,7 +8,7 @@ import json
 from testinfra.host import Host
 
 from lab.config import wired
-from tests.helpers import systemd_exposure
+from tests.helpers import memory_limits, systemd_exposure, unit_properties
 
 LOGS = wired("fleet_log_dir")
 HOME = "/opt/aws/amazon-cloudwatch-agent"
@@ -41,16 +41,13 @@ def test_the_agent_runs_as_its_own_user_sandboxed_with_a_memory_share(host: Host
     cgroups may not enforce the limit inside a lab container; the unit's properties are what is
     checked here."""
     unit = "amazon-cloudwatch-agent.service"
-    shown = host.check_output(
-        f"systemctl show {unit} -p User -p MemoryMax -p MemoryHigh -p CapabilityBoundingSet"
-        " -p MainPID -p SupplementaryGroups"
+    props = unit_properties(
+        host.check_output, unit, "User", "CapabilityBoundingSet", "MainPID", "SupplementaryGroups"
     )
-    props = dict(line.split("=", 1) for line in shown.splitlines())
     assert props["User"] == "cwagent"
     assert props["CapabilityBoundingSet"] == "" and props["SupplementaryGroups"] == "adm"
-    total = 1024 * int(host.check_output("awk '/MemTotal/ {print $2}' /proc/meminfo"))
-    assert abs(int(props["MemoryMax"]) - total * 3 // 100) < total // 1000
-    assert int(props["MemoryHigh"]) < int(props["MemoryMax"])
+    percent, most, high = memory_limits(host.check_output, unit)
+    assert abs(percent - 3) < 0.1 and high < most
     owner = host.check_output(f"stat -c %U /proc/{props['MainPID']}")
     assert owner == "cwagent"
     assert host.file(f"{HOME}/logs/amazon-cloudwatch-agent.log").user == "cwagent"

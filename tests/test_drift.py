@@ -174,7 +174,7 @@ def test_the_control_host_units_are_valid_and_correct_by_default(tmp_path: Path)
     --fail-on-drift, from the recorded release."""
     units = REPO / "tools" / "systemd"
     service = (units / "llm-fleet-drift.service").read_text()
-    assert 'Environment="DRIFT_MODE=--correct --batch 25%"' in service
+    assert 'Environment="DRIFT_MODE=--correct"' in service
     assert "--release-prefix ${LLM_FLEET_STATE_PREFIX}" in service
     (tmp_path / "llm-fleet-drift.service").write_text(
         service.replace("/opt/llm-fleet/.venv/bin/python", str(venv_bin("python")))

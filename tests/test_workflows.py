@@ -3,6 +3,7 @@ installed) and GitHub's workflow schema, and holding the guarantees the README p
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -167,9 +168,7 @@ def test_deploy_publishes_the_release_and_leaves_each_host_to_complete_its_own_h
     assert order == sorted(order)
     assert "complete-lifecycle-action" not in scripts
     assert '--limit "${{ steps.hosts.outputs.limit }}"' in scripts
-    assert "--batch \"${{ steps.schema.outputs.schema_change == 'true' && '100%' || '25%' }}\"" in (
-        scripts
-    )
+    assert "${{ steps.schema.outputs.schema_change == 'true' && '--batch 100%' || '' }}" in scripts
     assert '--summary "$GITHUB_STEP_SUMMARY"' in scripts and "::add-mask::" in scripts
     assert "GITHUB_STEP_SUMMARY" in scripts and "PLAY RECAP" in scripts
 
@@ -211,15 +210,21 @@ def test_destroy_needs_the_typed_confirmation_and_a_protected_environment() -> N
 def test_deploy_drift_and_rollout_apply_the_recorded_release_in_batches() -> None:
     """The three ways hosts change after a deploy all apply the release the SSM parameter records
     (tools/rollout.py fetches and checks it), the GPU hosts in batches through the drain and
-    health gate; none runs ansible-playbook site.yml from the checkout on the fleet."""
+    health gate; none runs ansible-playbook site.yml from the checkout on the fleet. The batch
+    is the rolling update's default unless one is asked for: no workflow has its own default."""
     for name in ("deploy", "drift", "rollout"):
-        scripts = run_scripts(workflow(name))
+        flow = workflow(name)
+        scripts = run_scripts(flow)
         assert "--release-prefix" in scripts, name
         assert "--batch" in scripts, name
+        inputs = (flow["on"].get("workflow_dispatch") or {}).get("inputs") or {}
+        assert inputs.get("batch", {}).get("default", "") == "", name
+        assert "%' }}" not in json.dumps(flow.get("env", {})), name
         assert "ansible-playbook" not in scripts, name
-        env = {k for s in steps(workflow(name), name if name != "deploy" else "deploy")
-               for k in s.get("env", {})}  # fmt: skip
+        env = {k for s in steps(flow, name) for k in s.get("env", {})}
         assert "LLM_FLEET_TARGET_GROUP_ARN" in env, name  # the rolling update's target group
+    (update,) = yaml.safe_load((REPO / "playbooks/rolling_update.yml").read_text())
+    assert update["serial"] == "{{ rolling_update_batch | default('25%') }}"
 
 
 def test_drift_is_corrected_on_schedule_unless_set_to_report_only() -> None:
@@ -230,7 +235,7 @@ def test_drift_is_corrected_on_schedule_unless_set_to_report_only() -> None:
     assert flow["on"]["schedule"]
     assert "vars.DRIFT_REPORT_ONLY == 'true'" in flow["env"]["REPORT_ONLY"]
     scripts = run_scripts(flow)
-    assert 'mode=(--correct --batch "$BATCH")' in scripts
+    assert 'mode=(--correct ${BATCH:+--batch "$BATCH"})' in scripts
     assert 'if [ "$REPORT_ONLY" = true ]; then mode=(--fail-on-drift); fi' in scripts
     assert "python -m tools.drift --release-prefix" in scripts
     assert scripts.count("exit 1") >= 2 and "::error::drift not corrected" in scripts

@@ -20,7 +20,7 @@ import json
 from pathlib import Path
 
 from lab.config import REPO
-from tools.rollout import Run, Tree, apply, fetch_release, playbook, summary
+from tools.rollout import BATCH_HELP, Run, Tree, apply, fetch_release, playbook, summary
 
 CLEAN, ERROR, DRIFT = 0, 1, 2
 
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "artifacts" / "drift")
     parser.add_argument("--fail-on-drift", action="store_true")
     parser.add_argument("--correct", action="store_true")
-    parser.add_argument("--batch", default="1", help="GPU hosts corrected at a time: N or N%%")
+    parser.add_argument("--batch", help=BATCH_HELP)
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     tree = tree_from(args)

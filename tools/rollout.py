@@ -163,17 +163,21 @@ def playbook(
     return Run(json.loads(report.read_text()))
 
 
+BATCH_HELP = "GPU hosts at a time: N or N%% (default: rolling_update_batch's, in the playbook)"
+
+
 def apply(
     tree: Tree,
     inventories: Sequence[str] | None,
     hosts: Sequence[str],
     out: Path,
-    batch: str,
+    batch: str | None,
     name: str = "applied",
 ) -> Run:
     """The release applied to these hosts: those outside the load balancer with site.yml, then
-    the load-balanced ones with the rolling update (batch hosts, or a percentage, at a time)."""
-    if not re.fullmatch(r"[1-9][0-9]*%?", batch):
+    the load-balanced ones with the rolling update (batch hosts, or a percentage, at a time;
+    None: the rolling update's own default, rolling_update_batch)."""
+    if batch is not None and not re.fullmatch(r"[1-9][0-9]*%?", batch):
         raise SystemExit(f"--batch {batch!r}: a number of hosts or a percentage, such as 1 or 25%")
     balanced = set(matching(tree, inventories, tree.load_balanced))
     rest = [h for h in hosts if h not in balanced]
@@ -188,7 +192,7 @@ def apply(
         run = run.merged(
             playbook(tree, tree.rolling_update, inventories, ",".join(gpu),
                      out / f"{name}-rolling.json", check=False,
-                     extra=["-e", f"rolling_update_batch={batch}"])
+                     extra=[] if batch is None else ["-e", f"rolling_update_batch={batch}"])
         )  # fmt: skip
     for host in hosts:  # a host the failed site.yml stopped before the rolling update
         run.hosts.setdefault(host, {"changed": [], "failed": ["not reached"], "unreachable": False})
@@ -215,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         "-i", "--inventory", action="append", help="repeatable, relative to the release tree"
     )
     parser.add_argument("--limit", default="all")
-    parser.add_argument("--batch", default="1", help="GPU hosts per batch: a number or N%%")
+    parser.add_argument("--batch", help=BATCH_HELP)
     parser.add_argument("--out", type=Path, default=REPO / "artifacts" / "rollout")
     parser.add_argument("--summary", type=Path, help="append the Markdown summary to this file")
     args = parser.parse_args(argv)

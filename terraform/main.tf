@@ -2,11 +2,8 @@ locals {
   name = "${var.project}-${var.environment}"
 
   # The tags inventories/aws_ec2.yml filters (Project) and groups (Role, Environment) on.
-  common_tags = {
-    Project     = var.project
-    Environment = var.environment
-    ManagedBy   = "terraform"
-  }
+  fleet_tags  = { Project = var.project, Environment = var.environment }
+  common_tags = merge(local.fleet_tags, { ManagedBy = "terraform" })
 }
 
 data "aws_caller_identity" "current" {}
@@ -29,6 +26,13 @@ resource "aws_kms_alias" "fleet" {
 
 locals {
   kms_key_arn = var.kms_key_arn != "" ? var.kms_key_arn : aws_kms_key.fleet[0].arn
+
+  # What the hosts and the operations role read: the shared state's parameters and secrets and
+  # the parameter that records the release.
+  ssm_arn                  = "arn:${data.aws_partition.current.partition}:ssm:${var.aws_region}:${data.aws_caller_identity.current.account_id}:parameter"
+  state_parameter_path_arn = "${local.ssm_arn}/${var.project}/${var.environment}/state"
+  release_parameter_arn    = "${local.ssm_arn}/${var.project}/${var.environment}/release"
+  state_secret_arns        = concat(module.state.secret_arns, [module.state.database_master_secret_arn])
 }
 
 module "network" {
@@ -57,10 +61,32 @@ module "iam" {
 
   name                     = local.name
   kms_key_arn              = local.kms_key_arn
-  state_secret_arns        = concat(module.state.secret_arns, [module.state.database_master_secret_arn])
-  state_parameter_path_arn = "arn:${data.aws_partition.current.partition}:ssm:${var.aws_region}:${data.aws_caller_identity.current.account_id}:parameter/${var.project}/${var.environment}/state"
+  state_secret_arns        = local.state_secret_arns
+  state_parameter_path_arn = local.state_parameter_path_arn
   uploads_bucket_arn       = module.state.uploads_bucket_arn
-  release_parameter_arn    = "arn:${data.aws_partition.current.partition}:ssm:${var.aws_region}:${data.aws_caller_identity.current.account_id}:parameter/${var.project}/${var.environment}/release"
+  release_parameter_arn    = local.release_parameter_arn
+}
+
+# The drift and rollout workflows' role (the repository variable AWS_DRIFT_ROLE_ARN), where a
+# repository is given: GitHub jobs of its default branch or of the environment's protected GitHub
+# environment (named as the environment) assume it.
+module "operations_role" {
+  source = "./modules/operations_role"
+  count  = var.github_repository == "" ? 0 : 1
+
+  name                     = local.name
+  instance_tags            = local.fleet_tags
+  github_repository        = var.github_repository
+  github_branch            = var.github_branch
+  github_environment       = var.environment
+  github_oidc_provider_arn = var.github_oidc_provider_arn
+  kms_key_arn              = local.kms_key_arn
+  state_secret_arns        = local.state_secret_arns
+  state_parameter_path_arn = local.state_parameter_path_arn
+  release_parameter_arn    = local.release_parameter_arn
+  release_bucket_arn       = module.iam.release_bucket_arn
+  ssm_bucket_arn           = module.iam.ssm_bucket_arn
+  target_group_arn         = module.load_balancer.target_group_arn
 }
 
 module "load_balancer" {

@@ -89,3 +89,8 @@ output "database_identifier" {
   description = "RDS PostgreSQL's instance identifier: the deploy snapshots it before a release that migrates Open WebUI's schema."
   value       = module.state.database_identifier
 }
+
+output "operations_role_arn" {
+  description = "Role of the drift and rollout workflows (repository variable AWS_DRIFT_ROLE_ARN); empty without github_repository."
+  value       = try(module.operations_role[0].arn, "")
+}

@@ -425,3 +425,31 @@ variable "uploads_noncurrent_days" {
   type        = number
   default     = 30
 }
+
+variable "github_repository" {
+  description = "owner/name of the repository whose drift and rollout workflows operate the fleet (the role output operations_role_arn); empty: no such role."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.github_repository == "" || can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.github_repository))
+    error_message = "github_repository must be owner/name (or empty)."
+  }
+}
+
+variable "github_branch" {
+  description = "The repository's default branch: its scheduled drift runs assume the operations role."
+  type        = string
+  default     = "main"
+}
+
+variable "github_oidc_provider_arn" {
+  description = "The account's IAM OIDC provider for token.actions.githubusercontent.com (the deploy role's too); needed with github_repository."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.github_oidc_provider_arn == "" || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:oidc-provider/token\\.actions\\.githubusercontent\\.com$", var.github_oidc_provider_arn))
+    error_message = "github_oidc_provider_arn must be the ARN of the token.actions.githubusercontent.com OIDC provider."
+  }
+}

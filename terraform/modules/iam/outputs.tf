@@ -13,6 +13,16 @@ output "ssm_bucket_name" {
   value       = module.ssm_bucket.id
 }
 
+output "ssm_bucket_arn" {
+  description = "ARN of the aws_ssm connection's bucket."
+  value       = module.ssm_bucket.arn
+}
+
+output "release_bucket_arn" {
+  description = "ARN of the releases' bucket."
+  value       = module.release_bucket.arn
+}
+
 output "release_bucket_name" {
   description = "Bucket of the fleet's releases (tools/release.py publish)."
   value       = module.release_bucket.id

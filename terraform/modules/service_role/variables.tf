@@ -9,8 +9,15 @@ variable "description" {
 }
 
 variable "service" {
-  description = "The service principal that assumes the role (e.g. dlm.amazonaws.com)."
+  description = "The service principal that assumes the role (e.g. dlm.amazonaws.com); null with trust_policy."
   type        = string
+  default     = null
+}
+
+variable "trust_policy" {
+  description = "The role's trust policy (JSON) when no AWS service assumes it; null with service."
+  type        = string
+  default     = null
 }
 
 variable "managed_policies" {

@@ -154,9 +154,14 @@ class LabNetwork:
         return str(address)
 
 
+def lab_var(name: str) -> Any:
+    """A lab setting as inventories/lab/group_vars/all.yml writes it."""
+    return (yaml.safe_load(LAB_GROUP_VARS.read_text()) or {})[name]
+
+
 def lab_network() -> LabNetwork:
     """The lab network as inventories/lab/group_vars/all.yml writes it (lab_network), checked."""
-    raw = (yaml.safe_load(LAB_GROUP_VARS.read_text()) or {})["lab_network"]
+    raw = lab_var("lab_network")
     subnet = ipaddress.ip_network(raw["subnet"])
     if not isinstance(subnet, ipaddress.IPv4Network):
         raise ValueError(f"{LAB_GROUP_VARS}: lab_network.subnet must be IPv4")

@@ -26,7 +26,17 @@ from lab_stack import (
 
 from lab.aws import DATABASE_NAME, uploads_bucket
 from lab.config import REGION, STATE_HOST, podman_env, wired
-from lab.database import psql, restore, snapshot
+from lab.database import (
+    DATA,
+    archive_wal,
+    as_postgres,
+    base_backup,
+    psql,
+    restore,
+    restore_to,
+    server_time,
+    snapshot,
+)
 from lab.ec2 import DUMMY_CREDENTIALS
 from lab.state import LabState
 
@@ -160,6 +170,18 @@ def test_a_restarted_server_is_reconnected_to_and_nothing_is_lost(
     assert chats_before <= chats_after
 
 
+def chat_titles(url: str, token: str) -> set[str]:
+    return {c["title"] for c in api("GET", f"{url}/api/v1/chats/", token)}
+
+
+def back_everywhere(urls: tuple[str, str], token: str, password: str, title: str) -> bool:
+    """Every host signs the admin in and lists the chat again."""
+    return all(
+        signin(url, ADMIN_EMAIL, password)["role"] == "admin" and title in chat_titles(url, token)
+        for url in urls
+    )
+
+
 @pytest.mark.disruptive
 def test_a_restore_from_the_snapshot_brings_back_what_a_bad_migration_destroyed(
     urls: tuple[str, str], token_a: str, admin_password: str
@@ -169,26 +191,47 @@ def test_a_restore_from_the_snapshot_brings_back_what_a_bad_migration_destroyed(
     database name: the chats are back through both hosts, which reconnect by themselves."""
     title = f"before the upgrade {secrets.token_hex(4)}"
     api("POST", f"{urls[0]}/api/v1/chats/new", token_a, {"chat": {"title": title}})
-
-    def titles(url: str) -> set[str]:
-        return {c["title"] for c in api("GET", f"{url}/api/v1/chats/", token_a)}
-
-    assert title in titles(urls[1])
+    assert title in chat_titles(urls[1], token_a)
     dump = "/var/tmp/llm-fleet-before-upgrade.dump"
     took_snapshot = snapshot(dump)
     psql("DELETE FROM chat", DATABASE_NAME)  # the bad migration
-    assert title not in titles(urls[0])
+    assert title not in chat_titles(urls[0], token_a)
     took_restore = restore(dump)
-
-    def restored_everywhere() -> bool:
-        return all(
-            signin(url, ADMIN_EMAIL, admin_password)["role"] == "admin" and title in titles(url)
-            for url in urls
-        )
-
-    back = took_restore + wait_until(restored_everywhere, RECOVERY_LIMIT_S)
+    back = took_restore + wait_until(
+        lambda: back_everywhere(urls, token_a, admin_password, title), RECOVERY_LIMIT_S
+    )
     print(
         f"\nsnapshot (pg_dump) {took_snapshot:.1f}s; restore {took_restore:.1f}s; the chat listed"
         f" and sign-in working on both hosts {back:.1f}s after the restore began"
     )
     psql(f"DROP DATABASE {DATABASE_NAME}_damaged")
+
+
+@pytest.mark.disruptive
+def test_a_point_in_time_restore_brings_back_what_came_after_the_backup_and_before_the_damage(
+    urls: tuple[str, str], token_a: str, admin_password: str
+) -> None:
+    """The point-in-time rehearsal: a base backup (RDS's daily snapshot), then a chat made
+    (only in the archived WAL), then damage (every chat deleted). The server restored to the
+    time between them from the backup and the archive: the chat made after the backup is back
+    through both hosts, and what the damage did is not replayed."""
+    base = "/var/lib/postgresql/15/base-backup"
+    took_backup = base_backup(base)
+    title = f"after the backup {secrets.token_hex(4)}"
+    api("POST", f"{urls[0]}/api/v1/chats/new", token_a, {"chat": {"title": title}})
+    assert title in chat_titles(urls[1], token_a)
+    target = server_time()
+    time.sleep(0.5)
+    psql("DELETE FROM chat", DATABASE_NAME)  # the damage, after the target time
+    archive_wal()
+    assert title not in chat_titles(urls[0], token_a)
+    took_restore = restore_to(target, base)
+    back = took_restore + wait_until(
+        lambda: back_everywhere(urls, token_a, admin_password, title), RECOVERY_LIMIT_S
+    )
+    print(
+        f"\nbase backup {took_backup:.1f}s; restore to {target} (stop, replay, promote)"
+        f" {took_restore:.1f}s; the chat listed and sign-in working on both hosts {back:.1f}s"
+        " after the restore began"
+    )
+    as_postgres(f"rm -rf {base} {DATA}-damaged")

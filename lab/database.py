@@ -22,10 +22,14 @@ from lab.config import STATE_HOST, lab_var
 from lab.podman import PodmanError, podman
 
 # Debian's cluster: data in /var/lib/postgresql/<cluster>, settings in /etc/postgresql/<cluster>.
-CLUSTER = "15/main"
+VERSION = "15"
+CLUSTER = f"{VERSION}/main"
+UNIT = f"postgresql@{VERSION}-main.service"
 DATA = f"/var/lib/postgresql/{CLUSTER}"
+DAMAGED = f"{DATA}-damaged"  # the data a point-in-time restore replaced, kept aside
+BASE_BACKUP = f"/var/lib/postgresql/{VERSION}/base-backup"
 RECOVERY_SETTINGS = f"/etc/postgresql/{CLUSTER}/conf.d/zz-recovery.conf"
-UNIT = "postgresql@15-main.service"
+ARCHIVE = str(lab_var("lab_state_wal_archive"))
 
 
 def as_postgres(command: str) -> str:
@@ -67,15 +71,14 @@ def restore(path: str, database: str = DATABASE_NAME, owner: str = DATABASE_USER
     return time.monotonic() - started
 
 
-def base_backup(path: str) -> float:
+def base_backup(path: str = BASE_BACKUP) -> float:
     """A base backup of the whole server at path on the state host (RDS's daily snapshot), and
     the archive pruned of the WAL no restore from it needs; seconds it took."""
-    archive = shlex.quote(str(lab_var("lab_state_wal_archive")))
     started = time.monotonic()
     as_postgres(
         f"rm -rf {shlex.quote(path)} && pg_basebackup -D {shlex.quote(path)} -X fetch -c fast"
-        f" && pg_archivecleanup {archive}"
-        f" $(ls {archive} | grep -E '^[0-9A-F]{{24}}\\.[0-9A-F]{{8}}\\.backup$' | tail -n 1)"
+        f" && pg_archivecleanup {ARCHIVE}"
+        f" $(ls {ARCHIVE} | grep -E '^[0-9A-F]{{24}}\\.[0-9A-F]{{8}}\\.backup$' | tail -n 1)"
     )
     return time.monotonic() - started
 
@@ -95,20 +98,19 @@ def archive_wal(limit_s: float = 30.0) -> None:
         time.sleep(0.2)
 
 
-def restore_to(target_time: str, base: str, limit_s: float = 60.0) -> float:
+def restore_to(target_time: str, base: str = BASE_BACKUP, limit_s: float = 60.0) -> float:
     """The server replaced by one restored from the base backup and the archive up to
-    target_time (then promoted); the damaged data kept aside as <data>-damaged. Seconds from
-    the stop to a server that accepts writes again. The fleet's hosts reconnect by themselves."""
-    archive = str(lab_var("lab_state_wal_archive"))
+    target_time (then promoted); the damaged data kept aside (DAMAGED). Seconds from the stop
+    to a server that accepts writes again. The fleet's hosts reconnect by themselves."""
     settings = (
-        f"restore_command = 'cp {archive}/%f %p'\n"
+        f"restore_command = 'cp {ARCHIVE}/%f %p'\n"
         f"recovery_target_time = '{target_time}'\n"
         "recovery_target_action = 'promote'\n"
     )
     started = time.monotonic()
     podman("exec", STATE_HOST, "systemctl", "stop", UNIT)
     as_postgres(
-        f"rm -rf {DATA}-damaged && mv {DATA} {DATA}-damaged && cp -a {shlex.quote(base)} {DATA}"
+        f"rm -rf {DAMAGED} && mv {DATA} {DAMAGED} && cp -a {shlex.quote(base)} {DATA}"
         f" && touch {DATA}/recovery.signal && printf %s {shlex.quote(settings)}"
         f" > {RECOVERY_SETTINGS}"
     )
@@ -122,3 +124,8 @@ def restore_to(target_time: str, base: str, limit_s: float = 60.0) -> float:
     finally:
         as_postgres(f"rm -f {RECOVERY_SETTINGS}")
     return time.monotonic() - started
+
+
+def discard_point_in_time_leftovers(base: str = BASE_BACKUP) -> None:
+    """The base backup and the data the restore replaced, removed once the rehearsal is over."""
+    as_postgres(f"rm -rf {shlex.quote(base)} {DAMAGED}")

@@ -27,10 +27,10 @@ from lab_stack import (
 from lab.aws import DATABASE_NAME, uploads_bucket
 from lab.config import REGION, STATE_HOST, podman_env, wired
 from lab.database import (
-    DATA,
+    UNIT,
     archive_wal,
-    as_postgres,
     base_backup,
+    discard_point_in_time_leftovers,
     psql,
     restore,
     restore_to,
@@ -143,7 +143,7 @@ def restart_on_state_host(unit: str) -> None:
 
 
 @pytest.mark.disruptive
-@pytest.mark.parametrize("unit", ["postgresql@15-main.service", "redis-server.service"])
+@pytest.mark.parametrize("unit", [UNIT, "redis-server.service"])
 def test_a_restarted_server_is_reconnected_to_and_nothing_is_lost(
     unit: str, urls: tuple[str, str], token_a: str, admin_password: str
 ) -> None:
@@ -215,8 +215,7 @@ def test_a_point_in_time_restore_brings_back_what_came_after_the_backup_and_befo
     (only in the archived WAL), then damage (every chat deleted). The server restored to the
     time between them from the backup and the archive: the chat made after the backup is back
     through both hosts, and what the damage did is not replayed."""
-    base = "/var/lib/postgresql/15/base-backup"
-    took_backup = base_backup(base)
+    took_backup = base_backup()
     title = f"after the backup {secrets.token_hex(4)}"
     api("POST", f"{urls[0]}/api/v1/chats/new", token_a, {"chat": {"title": title}})
     assert title in chat_titles(urls[1], token_a)
@@ -225,7 +224,7 @@ def test_a_point_in_time_restore_brings_back_what_came_after_the_backup_and_befo
     psql("DELETE FROM chat", DATABASE_NAME)  # the damage, after the target time
     archive_wal()
     assert title not in chat_titles(urls[0], token_a)
-    took_restore = restore_to(target, base)
+    took_restore = restore_to(target)
     back = took_restore + wait_until(
         lambda: back_everywhere(urls, token_a, admin_password, title), RECOVERY_LIMIT_S
     )
@@ -234,4 +233,4 @@ def test_a_point_in_time_restore_brings_back_what_came_after_the_backup_and_befo
         f" {took_restore:.1f}s; the chat listed and sign-in working on both hosts {back:.1f}s"
         " after the restore began"
     )
-    as_postgres(f"rm -rf {base} {DATA}-damaged")
+    discard_point_in_time_leftovers()

@@ -20,7 +20,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_FORCE_COLOR := 0
 export PY_COLORS := 0
 
-.PHONY: setup system-packages venv checkov-venv image wheelhouse rag-wheel standin apply-wheels rag-venv lab lab-up lab-services lab-status lab-down \
+.PHONY: setup system-packages venv checkov-venv image wheelhouse rag-wheel standin apply-wheels rag-venv lab lab-up lab-services lab-status lab-admin lab-down \
 	site reindex drift test lint pytest rag-test molecule molecule-roles molecule-stack lock clean
 
 ## Setup ---------------------------------------------------------------------------------------
@@ -86,20 +86,21 @@ STANDIN_VERSIONS := 0.12.5 0.12.6
 CWAGENT_STANDIN_VERSION := 1.300073.2b1889
 SSM_AGENT_STANDIN_VERSION := 3.3.1142.0
 standin: venv
-	$(PY) -m tools.build_ollama_standin $(STANDIN_VERSIONS)
-	$(PY) -m tools.build_cloudwatch_agent_standin $(CWAGENT_STANDIN_VERSION)
-	$(PY) -m tools.build_ssm_agent_standin $(SSM_AGENT_STANDIN_VERSION)
+	$(PY) -m lab.standins.ollama $(STANDIN_VERSIONS)
+	$(PY) -m lab.standins.cloudwatch_agent $(CWAGENT_STANDIN_VERSION)
+	$(PY) -m lab.standins.ssm_agent $(SSM_AGENT_STANDIN_VERSION)
 
 # fleet-rag's own venv for its tests, installed from the wheelhouse only.
 rag-venv: $(RAG_VENV)/.installed
-$(RAG_VENV)/.installed: $(WHEELHOUSE)/.complete rag/pyproject.toml
+$(RAG_VENV)/.installed: $(WHEELHOUSE)/.complete rag/pyproject.toml rag/testing/pyproject.toml
 	python3 -m venv $(RAG_VENV)
 	$(RAG_VENV)/bin/pip install -q --find-links $(WHEELHOUSE) "$$(grep "^torch==" requirements-hosts.txt)"
-	$(RAG_VENV)/bin/pip install -q --find-links $(WHEELHOUSE) -e 'rag[model,openvino,test,bench]'
+	$(RAG_VENV)/bin/pip install -q --find-links $(WHEELHOUSE) -e 'rag[model,openvino,test,bench]' -e rag/testing
 	@touch $@
 
 ## The lab -------------------------------------------------------------------------------------
 lab: setup lab-up lab-services site
+	@$(PY) -m lab info
 
 lab-up:
 	$(PY) -m lab up --hosts $(HOSTS)
@@ -110,6 +111,10 @@ lab-services:
 
 lab-status:
 	$(PY) -m lab status
+
+# The first admin's password (the lab's Secrets Manager), for signing in at `lab info`'s URL.
+lab-admin:
+	@$(PY) -m lab admin-password
 
 lab-down:
 	$(PY) -m lab down

@@ -1,28 +1,28 @@
-"""Names and paths the lab shares with the inventory, Molecule and the tests."""
+"""The lab's names and places: its hosts, network, images and the AWS names it stands in for
+(what the project shares beyond the lab is in fleetlib)."""
 
 from __future__ import annotations
 
 import hashlib
 import ipaddress
 import os
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
+from fleetlib.paths import CACHE, REPO
+from fleetlib.wiring import wired
+
 STATE_DIR = REPO / ".lab"
 STATE_FILE = STATE_DIR / "state.json"
-FACT_CACHE = REPO / ".cache" / "facts"
+FACT_CACHE = CACHE / "facts"
 CONTAINERS_CONF = REPO / "lab" / "containers.conf"
 LAB_INVENTORY = REPO / "inventories" / "lab" / "aws_ec2.yml"
 LAB_GROUP_VARS = REPO / "inventories" / "lab" / "group_vars" / "all.yml"
-# Host-side wheels (`make wheelhouse`), mounted read-only into every lab host: the roles'
-# air-gapped install path (*_pip_find_links) without copying gigabytes into each host.
-WHEELHOUSE = REPO / ".cache" / "wheelhouse"
+# Where every lab host mounts the hosts' wheels (fleetlib.paths.WHEELHOUSE) read-only: the
+# roles' air-gapped install path (*_pip_find_links) without copying gigabytes into each host.
 HOST_WHEELHOUSE = "/srv/wheelhouse"
 
 PROJECT_TAG = "llm-fleet"
@@ -60,50 +60,6 @@ ROLE_INSTANCE_TYPES = {
     "base-node": "g4dn.xlarge",
 }
 AVAILABILITY_ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
-# The wiring layer's values (one file per service), which the lab and the tests read rather than
-# copy: ports, folders.
-WIRING = REPO / "roles" / "fleet_wiring" / "defaults" / "main"
-
-
-def wired(name: str) -> Any:
-    """A value of the wiring layer as written there (its default, before any override)."""
-    for part in sorted(WIRING.glob("*.yml")):
-        values = yaml.safe_load(part.read_text()) or {}
-        if name in values:
-            return values[name]
-    raise KeyError(f"{name} is not a value of the wiring layer ({WIRING})")
-
-
-def templated(variables: dict[str, Any], name: str) -> Any:
-    """What Ansible makes of one variable among these (its Jinja rendered as a play would)."""
-    from ansible.parsing.dataloader import DataLoader
-    from ansible.template import Templar, trust_as_template
-
-    trusted = {k: trust_as_template(v) if isinstance(v, str) else v for k, v in variables.items()}
-    return Templar(loader=DataLoader(), variables=trusted).template(
-        trust_as_template("{{ " + name + " }}")
-    )
-
-
-def wired_file(name: str) -> dict[str, Any]:
-    """One file of the wiring layer (roles/fleet_wiring/defaults/main/<name>.yml)."""
-    values: dict[str, Any] = yaml.safe_load((WIRING / f"{name}.yml").read_text()) or {}
-    return values
-
-
-def role_default(role: str, name: str) -> Any:
-    """A role's default, as written in its defaults/main.yml."""
-    defaults = yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text())
-    return defaults[name]
-
-
-def admin_email() -> str:
-    """The fleet's first admin, as the open_webui role bootstraps it (its default; the lab
-    inventory keeps it)."""
-    email: str = role_default("open_webui", "open_webui_admin_email")
-    return email
-
-
 # The ALB target group (Open WebUI on every GPU host), as terraform creates it in production.
 TARGET_GROUP = "llm-fleet-lab-webui"
 TARGET_GROUP_PORT = int(wired("open_webui_port"))
@@ -192,11 +148,6 @@ def lab_imds_endpoint() -> str:
     """The lab's instance metadata service (lab/imds.py): beside the AWS API, one port up."""
     endpoint = urlparse(lab_endpoint())
     return f"http://{endpoint.hostname}:{lab_port() + 1}"
-
-
-def venv_bin(name: str) -> Path:
-    """A console script installed beside the running interpreter (the project venv)."""
-    return Path(sys.executable).parent / name
 
 
 def podman_env() -> dict[str, str]:

@@ -14,7 +14,8 @@ from typing import Any
 
 import boto3
 
-from lab.config import ENVIRONMENT_TAG, PROJECT_TAG, REGION, venv_bin
+from fleetlib.paths import venv_bin
+from lab.config import ENVIRONMENT_TAG, PROJECT_TAG, REGION
 
 DUMMY_CREDENTIALS = {"aws_access_key_id": "lab", "aws_secret_access_key": "lab"}
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 import time
 
-from lab.config import podman_env
+from fleetlib.paths import WHEELHOUSE
+from lab.config import HOST_WHEELHOUSE, LABEL, LabNetwork, podman_env
 
 
 class PodmanError(RuntimeError):
@@ -106,3 +107,23 @@ def ensure_network(name: str, subnet: str, gateway: str) -> None:
 def remove_network(name: str) -> None:
     if network_exists(name):
         podman("network", "rm", "--force", name)
+
+
+def start_host(name: str, image: str, network: LabNetwork, address: str) -> None:
+    """A systemd container at a fixed address on the lab network (kept across stop and start)."""
+    volumes = []
+    if WHEELHOUSE.is_dir():
+        volumes = ["--volume", f"{WHEELHOUSE}:{HOST_WHEELHOUSE}:ro"]
+    podman(
+        "run",
+        "--detach",
+        f"--name={name}",
+        f"--hostname={name}",
+        f"--label={LABEL}=true",
+        f"--network={network.name}",
+        f"--ip={address}",
+        "--systemd=always",
+        *volumes,
+        image,
+        "/sbin/init",
+    )

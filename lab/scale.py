@@ -18,28 +18,26 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from fleetlib.paths import APPLY_WHEELS, REPO, WHEELHOUSE, venv_bin
+from fleetlib.scripts import OLLAMA_MIRROR, load_script
+from fleetlib.wiring import templated, wired_file
 from lab.aws import client, models_mirror, releases_bucket, state_prefix
 from lab.config import (
     HOST_PREFIX,
-    REPO,
+    LAB_INVENTORY,
+    ROLE_INSTANCE_TYPES,
     STATE_DIR,
     TARGET_GROUP,
     TARGET_GROUP_PORT,
     lab_imds_endpoint,
     lab_network,
     podman_env,
-    templated,
-    venv_bin,
-    wired_file,
 )
 from lab.ec2 import ec2_client, elbv2_client, register_targets, sdk_env
-from lab.podman import wait_for_systemd
+from lab.podman import start_host, wait_for_systemd
 from lab.state import LabHost, LabState
 from lab.user_data import fleet_values, render
-from tools.artifacts import OLLAMA_MIRROR, load_script
 from tools.release import Built, build, publish
-
-LAB_INVENTORY = "inventories/lab/aws_ec2.yml"
 
 
 @dataclass(frozen=True)
@@ -62,13 +60,13 @@ def lab_release(endpoint: str) -> Built:
         ["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO, capture_output=True, text=True,
         check=True,
     ).stdout.strip()  # fmt: skip
-    apply = sorted((REPO / ".cache" / "apply-wheels").glob("*.whl"))
+    apply = sorted((APPLY_WHEELS).glob("*.whl"))
     if not apply:
         raise SystemExit("no apply toolchain: `python -m tools.release build` downloads it once")
     built = build(
         f"lab-{commit}",
         STATE_DIR / "release",
-        REPO / ".cache" / "wheelhouse",
+        WHEELHOUSE,
         apply,
         carry_limit_mb=4096,
         lab=True,
@@ -163,7 +161,6 @@ def mirror_models(state: LabState) -> dict[str, object]:
 
 
 def scale_out(state: LabState, zone: str) -> ScaledOut:
-    from lab.cli import start_host
     from lab.ec2 import run_tagged_instance
 
     seconds: dict[str, float] = {}
@@ -182,14 +179,16 @@ def scale_out(state: LabState, zone: str) -> ScaledOut:
     wait_for_systemd(name)
     ec2 = ec2_client(state.endpoint)
     instance = run_tagged_instance(
-        ec2, name=name, role="gpu-node", instance_type="g5.xlarge", zone=zone,
+        ec2, name=name, role="gpu-node", instance_type=ROLE_INSTANCE_TYPES["gpu-node"], zone=zone,
         extra_tags={"LabHost": name}, private_ip=address,
     )  # fmt: skip
-    host = LabHost(name, "gpu-node", instance["InstanceId"], "g5.xlarge", zone)
+    host = LabHost(name, "gpu-node", instance["InstanceId"], ROLE_INSTANCE_TYPES["gpu-node"], zone)
     state.hosts.append(host)
     state.save()
     seconds["host launched"] = round(time.monotonic() - started, 1)
-    script = render(fleet_values("", data_volume=False, inventory=LAB_INVENTORY))
+    script = render(
+        fleet_values("", data_volume=False, inventory=str(LAB_INVENTORY.relative_to(REPO)))
+    )
     env = {
         **sdk_env(state.endpoint, instance["Placement"]["AvailabilityZone"][:-1]),
         "AWS_EC2_METADATA_SERVICE_ENDPOINT": lab_imds_endpoint(),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from lab.config import wired
+from fleetlib.wiring import wired
 from lab.podman import address, podman
 
 

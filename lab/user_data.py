@@ -7,7 +7,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from lab.config import REPO, wired
+from fleetlib.paths import REPO
+from fleetlib.wiring import wired
 
 TEMPLATE = REPO / "terraform" / "modules" / "fleet" / "user_data.sh.tftpl"
 HOST_APPLY = REPO / "tools" / "host_apply.py"

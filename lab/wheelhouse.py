@@ -1,5 +1,5 @@
-"""Download the hosts' wheels (requirements-hosts.txt) into .cache/wheelhouse from inside a
-lab host image, so that pip resolves them for the hosts' Python (Debian 12's 3.11.2), not for
+"""Download the hosts' wheels (requirements-hosts.txt) into fleetlib.paths.WHEELHOUSE from inside
+a lab host image, so that pip resolves them for the hosts' Python (Debian 12's 3.11.2), not for
 the controller's. The machine's own wheel folder (/opt/wheels, the CPU build of torch) is
 offered to pip as well when it exists."""
 
@@ -8,7 +8,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from lab.config import REPO, WHEELHOUSE, image_name
+from fleetlib.paths import REPO, WHEELHOUSE
+from lab.config import image_name
 from lab.podman import podman
 
 REQUIREMENTS = REPO / "requirements-hosts.txt"

@@ -18,9 +18,9 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from lab.config import REPO
+from fleetlib.paths import REPO
+from fleetlib.scripts import OLLAMA_MIRROR, load_script
 from lab.ec2 import free_port
-from tools.artifacts import OLLAMA_MIRROR, load_script
 
 STANDIN = REPO / "tests" / "fixtures" / "ollama_standin" / "ollama"
 mirror = load_script(OLLAMA_MIRROR)

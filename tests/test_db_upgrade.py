@@ -11,7 +11,8 @@ from typing import Any
 import boto3
 import pytest
 
-from lab.config import REGION, venv_bin
+from fleetlib.paths import venv_bin
+from lab.config import REGION
 from lab.ec2 import DUMMY_CREDENTIALS, MotoServer, sdk_env
 from tests.helpers import run_tool
 from tools.db_upgrade import schema_change, snapshot, snapshot_name

@@ -10,20 +10,19 @@ from collections.abc import Iterator
 
 import pytest
 
+from fleetlib.paths import REPO, venv_bin
+from fleetlib.wiring import wired
 from lab.aws import client, state_prefix, uploads_bucket
 from lab.config import (
     CHROMA_TARGET_GROUP,
     LABEL,
     LOAD_BALANCER_HOST,
-    REPO,
     STATE_FILE,
     STATE_HOST,
     TARGET_GROUP,
     lab_network,
     lab_port,
     podman_env,
-    venv_bin,
-    wired,
 )
 from lab.ec2 import elbv2_client, port_is_open, target_health
 from lab.podman import address, containers_with_label, network_exists

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from lab.config import REPO, venv_bin, wired
+from fleetlib.paths import REPO, venv_bin
+from fleetlib.wiring import wired
 from tests.hcl import load
 from tests.helpers import run_tool
 

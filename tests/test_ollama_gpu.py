@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from lab.config import REPO, venv_bin
+from fleetlib.paths import REPO, venv_bin
 from tests.helpers import run_tool
 from tests.ollama_models import StandIn
 

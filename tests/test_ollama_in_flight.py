@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from lab.config import REPO
+from fleetlib.paths import REPO
 
 SCRIPT = REPO / "roles/ollama/files/ollama_in_flight.py"
 

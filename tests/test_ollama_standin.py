@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.config import REPO
+from fleetlib.paths import REPO
 from lab.ec2 import free_port
 from tests.ollama_models import StandIn
 

@@ -9,7 +9,7 @@ from importlib import metadata
 
 import pytest
 
-from lab.config import REPO
+from fleetlib.paths import REPO
 
 SCRIPT = REPO / "roles" / "fleet_common" / "files" / "pins_satisfied.py"
 PYYAML = metadata.version("PyYAML")

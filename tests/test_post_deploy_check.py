@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lab.config import venv_bin
+from fleetlib.paths import venv_bin
 from lab.ec2 import free_port
 from tests.helpers import run_tool
 

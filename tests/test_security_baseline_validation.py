@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lab.config import REPO
+from fleetlib.paths import REPO
 from tests.helpers import refused_before_any_change
 
 

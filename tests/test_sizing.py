@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from benchmarks.load import sizing
-from lab.config import REPO
+from fleetlib.paths import REPO
 from tests.hcl import load
 
 

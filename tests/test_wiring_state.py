@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from lab.config import REPO, venv_bin
+from fleetlib.paths import REPO, venv_bin
 from tests.helpers import run_tool
 
 STATE = {

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from lab.config import REPO, venv_bin
+from fleetlib.paths import REPO, venv_bin
 
 WORKFLOWS = REPO / ".github" / "workflows"
 FILES = sorted(WORKFLOWS.glob("*.yml"))

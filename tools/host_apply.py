@@ -178,6 +178,8 @@ def download(record: dict[str, str], dest: Path, s3: Any) -> Path:
     return artifact
 
 
+# In the release (and a checkout): the hosts' wheels, where the roles look for them.
+HOST_WHEELS = ".cache/wheelhouse"
 # In the release: the wheels too large to carry, which sit beside the artifact in S3.
 BESIDE_LIST = "BESIDE.json"
 
@@ -191,7 +193,7 @@ def fetch_beside(record: dict[str, str], release: Path, s3: Any) -> int:
     match = re.fullmatch(r"s3://([^/]+)/(.+)/[^/]+", record["artifact"])
     if match is None:
         raise SystemExit(f"release: {record['artifact']!r} is not an s3:// address")
-    wheelhouse = release / ".cache" / "wheelhouse"
+    wheelhouse = release / HOST_WHEELS
     wheelhouse.mkdir(parents=True, exist_ok=True)
     fetched = 0
     for wheel in wanted:
@@ -264,7 +266,7 @@ def apply(release: Path, who: Identity, inventory: str, venv: Path = HOME / "ven
     production = release / inventory
     run([str(venv / "bin" / "python"), str(release / "tools" / "self_inventory.py"),
          str(production), who.instance_id])  # fmt: skip
-    hosts = release / ".cache" / "wheelhouse"
+    hosts = release / HOST_WHEELS
     own = production.with_name("self.aws_ec2.yml")
     run(
         [str(venv / "bin" / "ansible-playbook"), "-i", str(own),

@@ -5,7 +5,7 @@
                               scenarios), plugins/, the production inventory and group_vars, the
                               pins; wheels/apply/ (the toolchain a host runs site.yml with:
                               ansible, which brings the pinned collections, and boto3, for the
-                              hosts' Python); .cache/wheelhouse/ (what the roles pip-install,
+                              hosts' Python); HOST_WHEELS/ (what the roles pip-install,
                               where they look for it in a checkout)
   llm-fleet-V.tar.gz.sha256   its SHA-256, which the host checks before it unpacks anything
   llm-fleet-V.manifest.json   the version, the artifact's digest, and the wheels too large to carry
@@ -34,8 +34,8 @@ from typing import Any
 
 import yaml
 
-from lab.config import REPO
-from tools.host_apply import BESIDE_LIST, release_parameter, sha256_of
+from fleetlib.paths import APPLY_WHEELS, ARTIFACTS, REPO, WHEELHOUSE
+from tools.host_apply import BESIDE_LIST, HOST_WHEELS, release_parameter, sha256_of
 
 # What a host needs to run site.yml against itself, relative to the repository.
 TREE = (
@@ -61,8 +61,6 @@ LAB_TREE = (
     ".cache/ssm-agent-standin",
     "tests/fixtures/documents",
 )
-# Where the hosts' wheels go in the release: where the roles look for them in a checkout.
-HOST_WHEELS = ".cache/wheelhouse"
 # Never in a release: tests, caches, bytecode.
 EXCLUDED = re.compile(r"(^|/)(molecule|__pycache__|\.pytest_cache|\.mypy_cache)(/|$)|\.pyc$")
 # The part of the controller toolchain a host runs site.yml with (pinned in requirements-dev.txt
@@ -267,12 +265,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     make = sub.add_parser("build", help="build the release artifact")
     make.add_argument("--version", required=True)
-    make.add_argument("--out", type=Path, default=REPO / "artifacts" / "release")
-    make.add_argument("--host-wheels", type=Path, default=REPO / ".cache" / "wheelhouse")
+    make.add_argument("--out", type=Path, default=ARTIFACTS / "release")
+    make.add_argument("--host-wheels", type=Path, default=WHEELHOUSE)
     make.add_argument(
         "--apply-wheels",
         type=Path,
-        default=REPO / ".cache" / "apply-wheels",
+        default=APPLY_WHEELS,
         help="the apply toolchain's wheels (downloaded there when the folder is empty)",
     )
     make.add_argument("--carry-limit-mb", type=int, default=400)
@@ -283,16 +281,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     tools = sub.add_parser(
         "toolchain", help="download the apply toolchain's wheels for the hosts' Python, once"
     )
-    tools.add_argument("--dest", type=Path, default=REPO / ".cache" / "apply-wheels")
+    tools.add_argument("--dest", type=Path, default=APPLY_WHEELS)
     hosts = sub.add_parser(
         "wheels", help="download the hosts' wheels for their Python (3.11, manylinux) from PyPI"
     )
-    hosts.add_argument("--dest", type=Path, default=REPO / ".cache" / "wheelhouse")
+    hosts.add_argument("--dest", type=Path, default=WHEELHOUSE)
     send = sub.add_parser(
         "publish", help="upload a built release to S3 and record it as the fleet's release"
     )
     send.add_argument("--version", required=True)
-    send.add_argument("--out", type=Path, default=REPO / "artifacts" / "release")
+    send.add_argument("--out", type=Path, default=ARTIFACTS / "release")
     send.add_argument("--bucket", required=True, help="terraform output release_bucket_name")
     send.add_argument("--prefix", required=True, help="terraform output state_prefix")
     send.add_argument("--region", required=True)

@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from lab.config import REPO
+from fleetlib.paths import REPO
 
 INPUTS = Path(__file__).with_name("sizing.yml")
 GROUP_VARS = REPO / "inventories" / "group_vars"

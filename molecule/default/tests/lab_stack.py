@@ -19,7 +19,8 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 from testinfra.host import Host
 
-from lab.config import REPO, admin_email, wired
+from fleetlib.paths import REPO
+from fleetlib.wiring import admin_email, wired
 from lab.podman import address
 
 GPU_HOST = "llm-fleet-lab-1"

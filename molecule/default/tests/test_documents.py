@@ -38,15 +38,10 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
+from fleetlib.paths import REPO, venv_bin
+from fleetlib.wiring import wired
 from lab.aws import uploads_bucket
-from lab.config import (
-    CHROMA_TARGET_GROUP_PORT,
-    REGION,
-    REPO,
-    lab_network,
-    venv_bin,
-    wired,
-)
+from lab.config import CHROMA_TARGET_GROUP_PORT, REGION, lab_network
 from lab.ec2 import DUMMY_CREDENTIALS
 from lab.state import LabState
 from tests.helpers import run_tool

@@ -12,7 +12,8 @@ from typing import Any
 
 from lab_stack import GPU_HOST
 
-from lab.config import TARGET_GROUP, TARGET_GROUP_PORT, venv_bin
+from fleetlib.paths import venv_bin
+from lab.config import TARGET_GROUP, TARGET_GROUP_PORT
 from lab.ec2 import elbv2_client, register_targets, target_health
 from lab.state import LabState
 from tests.helpers import recap, run_tool

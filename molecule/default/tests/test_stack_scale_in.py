@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 import pytest
 from lab_stack import GPU_HOST, OTHER_GPU_HOST, answer_text, chat
 
-from lab.config import templated, venv_bin, wired_file
+from fleetlib.paths import venv_bin
+from fleetlib.wiring import templated, wired_file
 from lab.state import LabState
 from lab.units import pace
 from tests.helpers import run_tool

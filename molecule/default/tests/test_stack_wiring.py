@@ -11,7 +11,7 @@ from pathlib import Path
 
 from lab_stack import GPU_HOST
 
-from lab.config import venv_bin
+from fleetlib.paths import venv_bin
 from tests.helpers import run_tool
 
 WOULD_CHANGE = {

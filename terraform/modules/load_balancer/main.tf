@@ -1,6 +1,6 @@
 resource "aws_lb" "this" {
   #checkov:skip=CKV2_AWS_28:The WAF is var.waf (off by default: its managed rule groups are charged per request); aws_wafv2_web_acl_association.this attaches it.
-  #checkov:skip=CKV2_AWS_76:The optional WAF has AWSManagedRulesKnownBadInputsRuleSet (Log4j), checked in tests/test_terraform.py; checkov does not follow the counted association.
+  #checkov:skip=CKV2_AWS_76:The optional WAF has AWSManagedRulesKnownBadInputsRuleSet (Log4j), checked in tests/test_terraform_network.py; checkov does not follow the counted association.
   name_prefix                = "llmflt"
   load_balancer_type         = "application"
   internal                   = false

@@ -6,7 +6,7 @@ resource "aws_s3_bucket" "this" {
   #checkov:skip=CKV_AWS_18:Server access logs need a log bucket whose policy is account-specific; CloudTrail data events cover object access where wanted.
   #checkov:skip=CKV_AWS_144:Cross-region replication is a disaster-recovery choice (a second region, its key); versioning covers deletions and overwrites.
   #checkov:skip=CKV2_AWS_62:Nothing consumes the fleet's buckets' events.
-  #checkov:skip=CKV_AWS_145:Every bucket but the ALB access logs' uses the project's KMS key (tests/test_terraform.py); ELB log delivery accepts SSE-S3 only.
+  #checkov:skip=CKV_AWS_145:Every bucket but the ALB access logs' uses the project's KMS key (tests/test_terraform_state.py); ELB log delivery accepts SSE-S3 only.
   bucket_prefix = var.name_prefix
   force_destroy = var.force_destroy
 }

@@ -69,7 +69,7 @@ variable "database_allocated_storage_gb" {
 }
 
 variable "database_max_connections" {
-  description = "PostgreSQL's max_connections (tests/test_terraform.py holds the fleet's pools under it)."
+  description = "PostgreSQL's max_connections (tests/test_terraform_state.py holds the fleet's pools under it)."
   type        = number
 }
 

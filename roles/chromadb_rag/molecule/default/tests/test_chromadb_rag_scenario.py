@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from testinfra.host import Host
 
-from lab.config import wired
+from fleetlib.wiring import wired
 
 # The wiring layer's values (never copies of them).
 CHROMA_PORT = wired("chroma_port")

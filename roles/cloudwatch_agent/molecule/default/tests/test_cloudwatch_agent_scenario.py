@@ -7,7 +7,7 @@ import json
 
 from testinfra.host import Host
 
-from lab.config import wired
+from fleetlib.wiring import wired
 from tests.helpers import memory_limits, systemd_exposure, unit_properties
 
 LOGS = wired("fleet_log_dir")

@@ -6,7 +6,7 @@ import hashlib
 
 from testinfra.host import Host
 
-from lab.config import wired
+from fleetlib.wiring import wired
 
 
 def test_venv_has_the_pinned_package(host: Host) -> None:

@@ -9,7 +9,7 @@ import time
 
 from testinfra.host import Host
 
-from lab.config import wired
+from fleetlib.wiring import wired
 from tests.helpers import systemd_exposure
 
 # The wiring layer's values the role's default setup uses (never copies of them).

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from testinfra.host import Host
 
-from lab.config import wired
+from fleetlib.wiring import wired
 
 CALL = """
 import json, sys, urllib.request, urllib.error

@@ -1,7 +1,7 @@
 """Pack the Ollama-API-compatible TEST STAND-IN (tests/fixtures/ollama_standin/ollama, not
 Ollama) in the layout of Ollama's Linux release archive: bin/ollama and lib/ollama/.
 
-    python -m tools.build_ollama_standin VERSION [VERSION...]
+    python -m lab.standins.ollama VERSION [VERSION...]
 
 writes .cache/ollama-standin/ollama-linux-amd64-VERSION.tgz and its .sha256 beside it.
 The archive is reproducible: the same version always gives the same bytes."""
@@ -14,11 +14,11 @@ import sys
 import tarfile
 from pathlib import Path
 
-from lab.config import REPO
-from tools.artifacts import write_checksum
+from fleetlib.paths import CACHE, REPO
+from lab.standins import write_checksum
 
 SOURCE = REPO / "tests" / "fixtures" / "ollama_standin" / "ollama"
-OUT = REPO / ".cache" / "ollama-standin"
+OUT = CACHE / "ollama-standin"
 NOTE = b"This archive holds a test stand-in for Ollama, built by llm-fleet's tests.\n"
 
 

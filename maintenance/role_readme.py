@@ -1,7 +1,7 @@
 """Write each role's README.md from its meta/argument_specs.yml (the one source of truth).
 
-python -m tools.role_readme          # rewrite every roles/*/README.md
-python -m tools.role_readme --check  # exit 1 when a README is out of date
+python -m maintenance.role_readme          # rewrite every roles/*/README.md
+python -m maintenance.role_readme --check  # exit 1 when a README is out of date
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from lab.config import REPO
+from fleetlib.paths import REPO
 
 
 def cell(value: Any) -> str:
@@ -28,7 +28,7 @@ def render(role: Path) -> str:
     specs = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())["argument_specs"]
     lines = [f"# Role `{role.name}`", ""]
     lines += [
-        "<!-- Written by `python -m tools.role_readme` from meta/argument_specs.yml. -->",
+        "<!-- Written by `python -m maintenance.role_readme` from meta/argument_specs.yml. -->",
         "",
     ]
     for entry, spec in specs.items():
@@ -75,7 +75,7 @@ def main() -> int:
         else:
             readme.write_text(text)
     if stale:
-        print("out of date (run `python -m tools.role_readme`):", ", ".join(stale))
+        print("out of date (run `python -m maintenance.role_readme`):", ", ".join(stale))
         return 1
     return 0
 

@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from tools.artifacts import write_checksum
+from lab.standins import write_checksum
 
 CONTROL = """Package: {package}
 Version: {version}
@@ -71,7 +71,7 @@ def pack(
 
 
 def cli(build: Callable[[str], Path], usage: str | None, argv: Sequence[str]) -> int:
-    """`python -m tools.build_<agent>_standin VERSION`: build it, print the package's path."""
+    """`python -m lab.standins.<agent> VERSION`: build it, print the package's path."""
     if len(argv) != 1:
         print(usage, file=sys.stderr)
         return 2

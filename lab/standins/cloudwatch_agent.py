@@ -2,7 +2,7 @@
 Amazon CloudWatch agent, whose package cannot be downloaded here) as a Debian package with the
 real package's name and layout under /opt/aws/amazon-cloudwatch-agent.
 
-    python -m tools.build_cloudwatch_agent_standin VERSION
+    python -m lab.standins.cloudwatch_agent VERSION
 
 writes .cache/cloudwatch-agent-standin/amazon-cloudwatch-agent_VERSION_amd64.deb and its .sha256
 beside it. The package is reproducible: the same version always gives the same bytes."""
@@ -12,11 +12,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from lab.config import REPO
-from tools.standin_deb import cli, pack
+from fleetlib.paths import CACHE, REPO
+from lab.standins.deb import cli, pack
 
 SOURCE = REPO / "tests" / "fixtures" / "cloudwatch_agent_standin"
-OUT = REPO / ".cache" / "cloudwatch-agent-standin"
+OUT = CACHE / "cloudwatch-agent-standin"
 HOME = Path("opt/aws/amazon-cloudwatch-agent")
 
 

@@ -1,23 +1,16 @@
-"""Helpers for the test stand-in artifacts that tools/ builds."""
+"""Standalone scripts that roles ship to the hosts, imported as modules by the lab, the
+benchmarks and the tests."""
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 from pathlib import Path
 from types import ModuleType
 
-from lab.config import REPO
+from fleetlib.paths import REPO
 
 # The fleet's model mirror, shipped to the hosts by the ollama role and run by the deploy.
 OLLAMA_MIRROR = REPO / "roles" / "ollama" / "files" / "ollama_mirror.py"
-
-
-def write_checksum(artifact: Path) -> str:
-    """Write <artifact>.sha256 (the hex digest the roles' checksum variables read) and return it."""
-    digest = hashlib.sha256(artifact.read_bytes()).hexdigest()
-    artifact.with_name(artifact.name + ".sha256").write_text(digest + "\n")
-    return digest
 
 
 def load_script(path: Path) -> ModuleType:

@@ -2,7 +2,7 @@
 Systems Manager agent, whose package cannot be downloaded here) as a Debian package with the
 real package's name and paths (/usr/bin/amazon-ssm-agent, its systemd unit).
 
-    python -m tools.build_ssm_agent_standin VERSION
+    python -m lab.standins.ssm_agent VERSION
 
 writes .cache/ssm-agent-standin/amazon-ssm-agent_VERSION_amd64.deb and its .sha256 beside it;
 the same version always gives the same bytes."""
@@ -12,11 +12,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from lab.config import REPO
-from tools.standin_deb import cli, pack
+from fleetlib.paths import CACHE, REPO
+from lab.standins.deb import cli, pack
 
 SOURCE = REPO / "tests" / "fixtures" / "ssm_agent_standin"
-OUT = REPO / ".cache" / "ssm-agent-standin"
+OUT = CACHE / "ssm-agent-standin"
 
 
 def build(version: str) -> Path:

@@ -1,0 +1,1 @@
+"""Maintenance of the repository itself (generated documentation), not run on the fleet."""

@@ -1,7 +1,7 @@
 """Fleet benchmark on the lab. Prints figures (and writes artifacts/bench/fleet.json); asserts
 nothing. Takes the lab down first and leaves it down.
 
-    .venv/bin/python benchmarks/fleet_bench.py [--scale 1,4,16] [--skip-stack]
+    .venv/bin/python -m benchmarks.fleet_bench [--scale 1,4,16] [--skip-stack]
 
 Stack (2 hosts, gpu-node + rag-node, the real site.yml):
   first converge; idempotent re-run (ratio to the first, target <= 0.2; changed must be 0);
@@ -16,13 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from lab.config import HOST_PREFIX, REPO, venv_bin
+from fleetlib.paths import REPO, venv_bin
+from lab.config import HOST_PREFIX
 from tests.helpers import recap, run_tool
 
 OUT = REPO / "artifacts" / "bench"

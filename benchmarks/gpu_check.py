@@ -18,10 +18,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "rag" / "src"))
 
 CHUNK = (
     "The Aurora turbine is inspected every 500 operating hours; the operator records the blade "

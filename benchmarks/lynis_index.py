@@ -2,7 +2,7 @@
 host, with the findings that differ. Prints figures (and writes artifacts/bench/lynis.json);
 asserts nothing.
 
-    .venv/bin/python benchmarks/lynis_index.py [--host llm-fleet-lab-1]
+    .venv/bin/python -m benchmarks.lynis_index [--host llm-fleet-lab-1]
 
 The bare image runs as a throwaway container (llm-fleet-lynis-bare) from the lab's image; the
 host is a lab host after site.yml (`make lab`). Lynis is installed for the audit and purged from
@@ -16,13 +16,9 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from lab.config import REPO
+from fleetlib.paths import REPO
 from lab.podman import podman, wait_for_systemd
 
 BARE = "llm-fleet-lynis-bare"

@@ -2,7 +2,7 @@
 fleet's S3 mirror, on this machine's parts. Prints figures (and writes
 artifacts/bench/model_mirror.json); asserts nothing.
 
-    .venv/bin/python benchmarks/model_mirror.py [--mib 256] [--models 3]
+    .venv/bin/python -m benchmarks.model_mirror [--mib 256] [--models 3]
 
 Without the mirror a host pulls from Ollama's registry, which the lab cannot reach: the Ollama
 TEST STAND-IN's pull writes each model layer locally (--mib MiB, generated, not downloaded), so
@@ -17,17 +17,15 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 import boto3
 
-from lab.config import REGION, REPO
+from fleetlib.paths import REPO
+from lab.config import REGION
 from lab.ec2 import DUMMY_CREDENTIALS, MotoServer, free_port
 from tests.ollama_models import StandIn, mirror, registry_tree, serving
 

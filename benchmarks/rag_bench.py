@@ -2,7 +2,7 @@
 model and store) and retrieval latency at 10k and 100k chunks, on the embedded store and through
 Chroma's server as the chromadb_rag role deploys it. Prints figures; asserts nothing.
 
-    .venv-rag/bin/python benchmarks/rag_bench.py [--mb 5] [--sizes 10000,100000] [--queries 200]
+    .venv-rag/bin/python -m benchmarks.rag_bench [--mb 5] [--sizes 10000,100000] [--queries 200]
 
 Also each embedder backend alone, on idle cores and with one core busy.
 
@@ -24,8 +24,6 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "rag"))
-
 from fleet_rag.chunking import chunk_sections
 from fleet_rag.embeddings import Embedder
 from fleet_rag.ingest import ingest_paths
@@ -33,7 +31,7 @@ from fleet_rag.loaders import load_document
 from fleet_rag.retrieval import retrieve
 from fleet_rag.settings import Settings
 from fleet_rag.store import Store
-from tests.servers import chroma_server  # the package's test helper
+from fleet_rag_testing.servers import chroma_server  # the package's test helper
 
 TOPICS = ["reactor", "turbine", "telescope", "penguin", "bakery", "glacier", "satellite",
           "orchard", "harbour", "library", "volcano", "monastery"]  # fmt: skip
@@ -48,7 +46,7 @@ def sentence(rng: random.Random) -> str:
 
 def write_corpus(folder: Path, megabytes: float, seed: int = 7) -> int:
     """Markdown and text files of synthetic prose, plus a few PDFs and DOCX files."""
-    from tests.samples import write_docx, write_pdf  # the package's own sample writers
+    from fleet_rag_testing.samples import write_docx, write_pdf  # the package's own sample writers
 
     rng = random.Random(seed)
     folder.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,9 @@
-"""Fixtures: a moto EC2 server on loopback for the whole session, reset before each test."""
+"""Fixtures: a moto EC2 server on loopback for the whole session, reset before each test; a few
+real wheels standing for a release's."""
 
 from __future__ import annotations
 
+import shutil
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from fleetlib.paths import WHEELHOUSE
 from lab.ec2 import MotoServer, ec2_client, free_port
 
 
@@ -33,6 +36,22 @@ def ec2(moto_server: MotoServer) -> Any:
 
 @pytest.fixture
 def repo() -> Path:
-    from lab.config import REPO
+    from fleetlib.paths import REPO
 
     return REPO
+
+
+@pytest.fixture
+def wheels(tmp_path: Path) -> tuple[Path, list[Path]]:
+    """Three small wheels of the wheelhouse and a large one made up (the hosts'), and one more (the
+    apply toolchain's)."""
+    small = sorted(WHEELHOUSE.glob("*.whl"), key=lambda w: w.stat().st_size)[:4]
+    if len(small) < 4:
+        pytest.skip("no wheelhouse: `make wheelhouse` builds it")
+    hosts = tmp_path / "hosts"
+    hosts.mkdir()
+    for wheel in small[:3]:
+        shutil.copy(wheel, hosts)
+    large = hosts / "big_cuda_build-1.0-py3-none-any.whl"
+    large.write_bytes(b"\0" * (2 * 1024 * 1024))
+    return hosts, [small[3]]

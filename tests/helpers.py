@@ -8,7 +8,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from lab.config import REPO, podman_env, venv_bin
+from fleetlib.paths import REPO, venv_bin
+from lab.config import podman_env
 
 
 def tool_env(**extra: str) -> dict[str, str]:
@@ -33,6 +34,13 @@ def run_tool(
         timeout=timeout,
         check=False,
     )
+
+
+def run_drift(
+    *args: str | Path, timeout: float = 900, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """`python -m tools.drift ARGS` from the repository root, as an operator runs it."""
+    return run_tool(venv_bin("python"), "-m", "tools.drift", *args, timeout=timeout, **env)
 
 
 def check_role_on_controller(

@@ -11,34 +11,35 @@ from pathlib import Path
 
 import boto3
 
-from lab.config import REGION, REPO, venv_bin
+from fleetlib.paths import REPO, venv_bin
+from lab.config import REGION
 from lab.ec2 import DUMMY_CREDENTIALS, MotoServer, sdk_env
-from tests.helpers import run_tool
-from tests.test_release import wheels  # noqa: F401  (the fixture)
+from tests.helpers import run_drift, run_tool
 from tools.release import build, publish
+
+
+def probe_drift(
+    tmp_path: Path,
+    probe: Path,
+    *flags: str,
+    stuck: bool = False,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """tools.drift over the probe playbook on this machine, its report in tmp_path/report."""
+    return run_drift(
+        "-i", "localhost,", "--playbook", REPO / "tests/playbooks/drift_probe.yml",
+        "--out", tmp_path / "report", *flags, timeout=900,
+        ANSIBLE_EXTRA_VARS="", LLM_FLEET_TEST_PROBE=str(probe),
+        LLM_FLEET_TEST_STUCK="yes" if stuck else "", **(env or {}),
+    )  # fmt: skip
 
 
 def drift(
     tmp_path: Path, probe: Path, *flags: str, stuck: bool = False
 ) -> tuple[int, dict[str, object], str]:
-    out = tmp_path / "report"
-    proc = run_tool(
-        venv_bin("python"),
-        "-m",
-        "tools.drift",
-        "-i",
-        "localhost,",
-        "--playbook",
-        REPO / "tests/playbooks/drift_probe.yml",
-        "--out",
-        out,
-        *flags,
-        ANSIBLE_EXTRA_VARS="",
-        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-        LLM_FLEET_TEST_PROBE=str(probe),
-        LLM_FLEET_TEST_STUCK="yes" if stuck else "",
-    )
-    return proc.returncode, json.loads((out / "drift.json").read_text()), proc.stdout
+    proc = probe_drift(tmp_path, probe, *flags, stuck=stuck)
+    report = json.loads((tmp_path / "report" / "drift.json").read_text())
+    return proc.returncode, report, proc.stdout
 
 
 def result(tmp_path: Path) -> dict[str, object]:
@@ -97,19 +98,15 @@ PREFIX = "llm-fleet/test"
 def drift_from_release(
     tmp_path: Path, moto_server: MotoServer, probe: Path
 ) -> subprocess.CompletedProcess[str]:
-    return run_tool(
-        venv_bin("python"), "-m", "tools.drift", "--release-prefix", PREFIX, "--out",
-        tmp_path / "report", "-i", "localhost,", "--playbook",
-        REPO / "tests/playbooks/drift_probe.yml", "--correct",
-        timeout=900, **sdk_env(moto_server.endpoint), ANSIBLE_EXTRA_VARS="",
-        LLM_FLEET_TEST_PROBE=str(probe), LLM_FLEET_TEST_STUCK="",
-    )  # fmt: skip
+    return probe_drift(
+        tmp_path, probe, "--release-prefix", PREFIX, "--correct", env=sdk_env(moto_server.endpoint)
+    )
 
 
 def test_the_recorded_release_is_what_is_checked_and_applied(
     tmp_path: Path,
     moto_server: MotoServer,
-    wheels: tuple[Path, list[Path]],  # noqa: F811
+    wheels: tuple[Path, list[Path]],
 ) -> None:
     """--release-prefix: the release the SSM parameter records, from S3, checked, unpacked, and
     run from (its ansible.cfg, its callback); a tampered artifact is refused before any run."""

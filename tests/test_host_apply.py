@@ -17,7 +17,6 @@ from botocore.stub import Stubber
 
 from lab.config import REGION
 from lab.ec2 import DUMMY_CREDENTIALS, MotoServer
-from tests.test_release import wheels  # noqa: F401  (the fixture)
 from tools.host_apply import Identity, complete, in_group, main
 from tools.release import build, publish
 
@@ -93,7 +92,7 @@ def run_main(
 
 def test_a_release_that_does_not_match_its_checksum_is_abandoned(
     tmp_path: Path,
-    wheels: tuple[Path, list[Path]],  # noqa: F811
+    wheels: tuple[Path, list[Path]],
     aws: tuple[Any, Any],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -110,7 +109,7 @@ def test_a_release_that_does_not_match_its_checksum_is_abandoned(
 
 def test_a_release_that_does_not_converge_is_abandoned_with_the_reason(
     tmp_path: Path,
-    wheels: tuple[Path, list[Path]],  # noqa: F811
+    wheels: tuple[Path, list[Path]],
     aws: tuple[Any, Any],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -140,7 +139,7 @@ def test_a_host_launched_before_any_release_waits_then_abandons_saying_why(
 
 def test_a_release_published_during_the_converge_is_applied_too(
     tmp_path: Path,
-    wheels: tuple[Path, list[Path]],  # noqa: F811
+    wheels: tuple[Path, list[Path]],
     aws: tuple[Any, Any],
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,

@@ -5,33 +5,16 @@ Real wheels from the wheelhouse stand for the hosts' and the toolchain's (a subs
 from __future__ import annotations
 
 import json
-import shutil
 import tarfile
 from pathlib import Path
 
 import boto3
 import pytest
 
-from lab.config import REGION, REPO
+from lab.config import REGION
 from lab.ec2 import DUMMY_CREDENTIALS, MotoServer
-from tools.host_apply import fetch, fetch_beside, unpack
+from tools.host_apply import HOST_WHEELS, fetch, fetch_beside, unpack
 from tools.release import build, publish, verify
-
-WHEELHOUSE = REPO / ".cache" / "wheelhouse"
-
-
-@pytest.fixture
-def wheels(tmp_path: Path) -> tuple[Path, list[Path]]:
-    small = sorted(WHEELHOUSE.glob("*.whl"), key=lambda w: w.stat().st_size)[:4]
-    if len(small) < 4:
-        pytest.skip("no wheelhouse: `make wheelhouse` builds it")
-    hosts = tmp_path / "hosts"
-    hosts.mkdir()
-    for wheel in small[:3]:
-        shutil.copy(wheel, hosts)
-    large = hosts / "big_cuda_build-1.0-py3-none-any.whl"
-    large.write_bytes(b"\0" * (2 * 1024 * 1024))
-    return hosts, [small[3]]
 
 
 def test_the_release_holds_what_a_host_applies_and_nothing_else(
@@ -50,7 +33,7 @@ def test_the_release_holds_what_a_host_applies_and_nothing_else(
         assert f"llm-fleet/{name}" in names, name
     assert not [n for n in names if "/molecule/" in n or "__pycache__" in n or n.endswith(".pyc")]
     assert f"llm-fleet/wheels/apply/{apply[0].name}" in names
-    hosts_dir = "llm-fleet/.cache/wheelhouse/"
+    hosts_dir = f"llm-fleet/{HOST_WHEELS}/"
     carried = sorted(n.rsplit("/", 1)[1] for n in names if n.startswith(hosts_dir))
     assert carried == sorted(w.name for w in hosts.glob("*.whl") if not w.name.startswith("big"))
     # The wheel over the carry limit sits beside the artifact, named with its digest.
@@ -103,7 +86,7 @@ def test_a_published_release_is_what_a_host_fetches_and_a_changed_one_is_refused
     # the bucket is refused by name.
     release = unpack(artifact, "2.0.0", tmp_path / "home")
     assert fetch_beside(record, release, s3) == 1
-    big = release / ".cache" / "wheelhouse" / "big_cuda_build-1.0-py3-none-any.whl"
+    big = release / HOST_WHEELS / "big_cuda_build-1.0-py3-none-any.whl"
     assert big.read_bytes() == (hosts / big.name).read_bytes()
     assert fetch_beside(record, release, s3) == 0  # already there and matching
     big.unlink()

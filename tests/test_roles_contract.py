@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 import yaml
 
-from lab.config import REPO
-from tools.role_readme import render
+from fleetlib.paths import REPO
+from fleetlib.wiring import wiring_defaults
+from maintenance.role_readme import render
 
 ROLES = sorted(p for p in (REPO / "roles").iterdir() if p.is_dir())
-WIRING = REPO / "roles" / "fleet_wiring"
 
 
 def load(path: Path) -> Any:
@@ -33,7 +33,8 @@ def defaults_of(role: Path) -> dict[str, Any]:
     return merged
 
 
-WIRED = defaults_of(WIRING)
+WIRING = REPO / "roles" / "fleet_wiring"
+WIRED = wiring_defaults()
 
 
 @pytest.fixture(params=ROLES, ids=[p.name for p in ROLES])
@@ -85,4 +86,6 @@ def test_variables_are_prefixed_by_their_owner(role: Path) -> None:
 
 
 def test_readme_is_written_from_the_argument_specs(role: Path) -> None:
-    assert (role / "README.md").read_text() == render(role), "run `python -m tools.role_readme`"
+    assert (role / "README.md").read_text() == render(role), (
+        "run `python -m maintenance.role_readme`"
+    )

@@ -11,8 +11,8 @@ import re
 import pytest
 import yaml
 
-from lab.config import REPO
-from tests.test_terraform import load_outputs
+from fleetlib.paths import REPO
+from tests.hcl import load_outputs
 
 DOC = (REPO / "docs" / "troubleshooting.md").read_text()
 SECTIONS = dict(

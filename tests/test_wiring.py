@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 import yaml
 
-from lab.config import REPO, venv_bin
+from fleetlib.paths import REPO, venv_bin
+from fleetlib.wiring import wiring_defaults
 from tests.helpers import run_tool
-from tests.test_roles_contract import WIRED
 
+WIRED = wiring_defaults()
 ENTRY_POINTS = ["site.yml", "playbooks/rolling_update.yml", "molecule/default/converge.yml"]
 
 

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fleet_rag_testing.servers import STANDIN, free_port, wait_until_answering
 
 from fleet_rag.embeddings import Embedder
 from fleet_rag.settings import Settings
 from fleet_rag.store import Store
-from tests.servers import STANDIN, free_port, wait_until_answering
 
 
 @pytest.fixture(scope="session")

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fleet_rag_testing.samples import write_good_corpus
+from fleet_rag_testing.servers import ROLE_FILES, chroma_server
 
 from fleet_rag.embeddings import Embedder
 from fleet_rag.ingest import FileStatus, ingest_paths
 from fleet_rag.retrieval import retrieve
 from fleet_rag.settings import Settings
 from fleet_rag.store import Store
-from tests.samples import write_good_corpus
-from tests.servers import ROLE_FILES, chroma_server
 
 TOKEN = "chroma-test-token"
 

@@ -1,3 +1,7 @@
+"""Chunking: chunks within the token budget, split on structure first and on words last, overlap
+carrying context forward, offsets pointing back into the document, ids stable and following
+content."""
+
 from __future__ import annotations
 
 import itertools

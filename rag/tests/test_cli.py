@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.samples import write_bad_files, write_good_corpus
+from fleet_rag_testing.samples import write_bad_files, write_good_corpus
 
 
 def fleet_rag(

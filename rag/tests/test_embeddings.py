@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fleet_rag_testing.samples import GOOD_TEXT
 
 from fleet_rag import openvino_encoder
 from fleet_rag.embeddings import Embedder, choose, choose_backend, cpu_flags
 from fleet_rag.settings import Settings
-from tests.samples import GOOD_TEXT
 
 
 @pytest.mark.parametrize(

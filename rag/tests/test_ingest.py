@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fleet_rag_testing.samples import BAD_REASONS, write_bad_files, write_good_corpus
 
 from fleet_rag.embeddings import Embedder
 from fleet_rag.ingest import ingest_file, ingest_paths
 from fleet_rag.settings import Settings
 from fleet_rag.store import Store
-from tests.samples import BAD_REASONS, write_bad_files, write_good_corpus
 
 
 def test_folder_with_each_type_is_ingested_and_reported(

@@ -1,11 +1,14 @@
+"""The loaders on real files: page numbers from PDFs, heading paths from DOCX and Markdown, text in
+its encodings, and one clear reason for each file refused."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from fleet_rag_testing.samples import BAD_REASONS, GOOD_TEXT, write_bad_files, write_good_corpus
 
 from fleet_rag.loaders import LoaderError, load_document
-from tests.samples import BAD_REASONS, GOOD_TEXT, write_bad_files, write_good_corpus
 
 
 @pytest.fixture

@@ -1,8 +1,13 @@
+"""Retrieval on a real store and the real model: the best match names the right source, nothing
+below the threshold comes back, near duplicates are dropped, sources are what the answer cites,
+and a running store follows a wiped and rebuilt collection."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from fleet_rag_testing.samples import write_good_corpus
 
 from fleet_rag.documents import cite
 from fleet_rag.embeddings import Embedder
@@ -11,7 +16,6 @@ from fleet_rag.prompting import cited, sources_block
 from fleet_rag.retrieval import retrieve
 from fleet_rag.settings import Settings
 from fleet_rag.store import Match, Store
-from tests.samples import write_good_corpus
 
 
 @pytest.fixture

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from fleet_rag_testing.samples import write_bad_files, write_good_corpus
 
 from fleet_rag.embeddings import Embedder
 from fleet_rag.ingest import ingest_paths
 from fleet_rag.service import create_app
 from fleet_rag.settings import Settings
 from fleet_rag.store import Store
-from tests.samples import write_bad_files, write_good_corpus
 
 TOKEN = "upload-token-for-tests"
 QUESTION = {"role": "user", "content": "How often is the Aurora turbine maintained?"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 import subprocess
 import time
+from collections.abc import Callable
 
 import boto3
 import pytest
@@ -24,8 +25,9 @@ from lab_stack import (
     wait_until,
 )
 
+from fleetlib.wiring import wired
 from lab.aws import DATABASE_NAME, uploads_bucket
-from lab.config import REGION, STATE_HOST, podman_env, wired
+from lab.config import REGION, STATE_HOST, podman_env
 from lab.database import (
     UNIT,
     archive_wal,
@@ -182,23 +184,46 @@ def back_everywhere(urls: tuple[str, str], token: str, password: str, title: str
     )
 
 
+def a_chat_on_both_hosts(urls: tuple[str, str], token: str, prefix: str) -> str:
+    """A chat made through host A, listed through host B: its title."""
+    title = f"{prefix} {secrets.token_hex(4)}"
+    api("POST", f"{urls[0]}/api/v1/chats/new", token, {"chat": {"title": title}})
+    assert title in chat_titles(urls[1], token)
+    return title
+
+
+def damage_then_restore(
+    urls: tuple[str, str],
+    token: str,
+    password: str,
+    title: str,
+    restore_database: Callable[[], float],
+    after_damage: Callable[[], object] = lambda: None,
+) -> tuple[float, float]:
+    """Every chat deleted (as a bad migration could), then the database restored: the chat is
+    back through both hosts, which reconnect by themselves. The restore's seconds, and the
+    seconds from its start until both hosts sign in and list the chat."""
+    psql("DELETE FROM chat", DATABASE_NAME)
+    after_damage()
+    assert title not in chat_titles(urls[0], token)
+    took = restore_database()
+    back = took + wait_until(
+        lambda: back_everywhere(urls, token, password, title), RECOVERY_LIMIT_S
+    )
+    return took, back
+
+
 @pytest.mark.disruptive
 def test_a_restore_from_the_snapshot_brings_back_what_a_bad_migration_destroyed(
     urls: tuple[str, str], token_a: str, admin_password: str
 ) -> None:
     """The restore rehearsal on the lab's PostgreSQL: a snapshot (before a migration), then
-    damage (every chat deleted, as a bad migration could), then the restore under the fleet's
-    database name: the chats are back through both hosts, which reconnect by themselves."""
-    title = f"before the upgrade {secrets.token_hex(4)}"
-    api("POST", f"{urls[0]}/api/v1/chats/new", token_a, {"chat": {"title": title}})
-    assert title in chat_titles(urls[1], token_a)
+    damage, then the restore under the fleet's database name."""
+    title = a_chat_on_both_hosts(urls, token_a, "before the upgrade")
     dump = "/var/tmp/llm-fleet-before-upgrade.dump"
     took_snapshot = snapshot(dump)
-    psql("DELETE FROM chat", DATABASE_NAME)  # the bad migration
-    assert title not in chat_titles(urls[0], token_a)
-    took_restore = restore(dump)
-    back = took_restore + wait_until(
-        lambda: back_everywhere(urls, token_a, admin_password, title), RECOVERY_LIMIT_S
+    took_restore, back = damage_then_restore(
+        urls, token_a, admin_password, title, lambda: restore(dump)
     )
     print(
         f"\nsnapshot (pg_dump) {took_snapshot:.1f}s; restore {took_restore:.1f}s; the chat listed"
@@ -212,21 +237,15 @@ def test_a_point_in_time_restore_brings_back_what_came_after_the_backup_and_befo
     urls: tuple[str, str], token_a: str, admin_password: str
 ) -> None:
     """The point-in-time rehearsal: a base backup (RDS's daily snapshot), then a chat made
-    (only in the archived WAL), then damage (every chat deleted). The server restored to the
-    time between them from the backup and the archive: the chat made after the backup is back
-    through both hosts, and what the damage did is not replayed."""
+    (only in the archived WAL), then damage. The server restored to the time between them from
+    the backup and the archive: the chat made after the backup is back through both hosts, and
+    what the damage did is not replayed."""
     took_backup = base_backup()
-    title = f"after the backup {secrets.token_hex(4)}"
-    api("POST", f"{urls[0]}/api/v1/chats/new", token_a, {"chat": {"title": title}})
-    assert title in chat_titles(urls[1], token_a)
+    title = a_chat_on_both_hosts(urls, token_a, "after the backup")
     target = server_time()
-    time.sleep(0.5)
-    psql("DELETE FROM chat", DATABASE_NAME)  # the damage, after the target time
-    archive_wal()
-    assert title not in chat_titles(urls[0], token_a)
-    took_restore = restore_to(target)
-    back = took_restore + wait_until(
-        lambda: back_everywhere(urls, token_a, admin_password, title), RECOVERY_LIMIT_S
+    time.sleep(0.5)  # the damage comes after the target time
+    took_restore, back = damage_then_restore(
+        urls, token_a, admin_password, title, lambda: restore_to(target), archive_wal
     )
     print(
         f"\nbase backup {took_backup:.1f}s; restore to {target} (stop, replay, promote)"

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 # The repository around the package (defined once for the package's tests and benchmark).
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 # The Ollama-API-compatible TEST STAND-IN (not Ollama).
 STANDIN = REPO / "tests" / "fixtures" / "ollama_standin" / "ollama"
 # The chromadb_rag role's module that lets Chroma's server answer stored embeddings.

@@ -9,9 +9,10 @@ what could not be) and DIR/result.json, and prints the summary. With --release-p
 fleet's recorded release is what is checked and applied (tools/rollout.py fetches and checks it),
 never a branch head. --correct then corrects the drifted hosts the way a rollout goes - the
 rag tier with site.yml, the load-balanced GPU hosts in batches through the load balancer's
-drain and health gate (playbooks/rolling_update.yml) - and checks again, which must come out
-clean. Exit status: 0 clean (or corrected; or drift found without --fail-on-drift), 2 drift
-found with --fail-on-drift, 1 the run failed or could not correct everything."""
+drain and health gate (playbooks/rolling_update.yml) - and checks the hosts that drifted again,
+which must come out clean. Exit status: 0 clean (or corrected; or drift found without
+--fail-on-drift), 2 drift found with --fail-on-drift, 1 the run failed or could not correct
+everything."""
 
 from __future__ import annotations
 
@@ -19,10 +20,14 @@ import argparse
 import json
 from pathlib import Path
 
-from lab.config import REPO
+from fleetlib.paths import ARTIFACTS, REPO
 from tools.rollout import BATCH_HELP, Run, Tree, apply, fetch_release, playbook, summary
 
 CLEAN, ERROR, DRIFT = 0, 1, 2
+SETTINGS_NOTE = (
+    "Settings read from the release's value to the host's; a secret's value is never shown"
+    " (the wiring's fleet_secret_setting_patterns)."
+)
 
 
 def tree_from(args: argparse.Namespace) -> Tree:
@@ -47,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--limit", default="")
     parser.add_argument("--playbook", type=Path, default=Path("site.yml"))
-    parser.add_argument("--out", type=Path, default=REPO / "artifacts" / "drift")
+    parser.add_argument("--out", type=Path, default=ARTIFACTS / "drift")
     parser.add_argument("--fail-on-drift", action="store_true")
     parser.add_argument("--correct", action="store_true")
     parser.add_argument("--batch", help=BATCH_HELP)
@@ -58,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     detected = playbook(tree, tree.site, args.inventory, args.limit, args.out / "drift.json",
                         check=True)  # fmt: skip
     text = summary("Drift", tree, detected, "differ from site.yml")
+    if detected.changed:
+        text += f"\n{SETTINGS_NOTE}\n"
     status = ERROR if detected.broken else (DRIFT if detected.changed else CLEAN)
     result: dict[str, object] = {
         "release": tree.version,
@@ -67,8 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.correct and status == DRIFT:
         corrected = apply(tree, args.inventory, sorted(detected.changed), args.out, args.batch,
                           name="corrected")  # fmt: skip
-        after = playbook(tree, tree.site, args.inventory, args.limit, args.out / "after.json",
-                         check=True)  # fmt: skip
+        # Checked again: the hosts that drifted (the others were found clean a moment ago).
+        after = playbook(tree, tree.site, args.inventory, ",".join(sorted(detected.changed)),
+                         args.out / "after.json", check=True)  # fmt: skip
         left = not_corrected(after)
         text += "\n" + summary("Corrected", tree, corrected, "corrected")
         text += "\n# Not corrected\n\n"

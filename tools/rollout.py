@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from lab.config import REPO
+from fleetlib.paths import ARTIFACTS
 
 
 @dataclass(frozen=True)
@@ -204,7 +204,9 @@ def summary(title: str, tree: Tree, run: Run, verb: str) -> str:
     lines.append(f"{len(run.changed)} of {len(run.hosts)} host(s) {verb}.")
     for host, changes in run.changed.items():
         lines += ["", f"## {host}: {len(changes)} task(s)", ""]
-        lines += [f"- `{c['role'] or 'play'}`: {c['task']}" for c in changes]
+        for change in changes:
+            lines.append(f"- `{change['role'] or 'play'}`: {change['task']}")
+            lines += [f"  - {setting}" for setting in change.get("settings", [])]
     for host, problem in run.broken.items():
         lines += ["", f"**{host}: the run failed** ({json.dumps(problem)[:500]})"]
     return "\n".join(lines) + "\n"
@@ -220,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--limit", default="all")
     parser.add_argument("--batch", help=BATCH_HELP)
-    parser.add_argument("--out", type=Path, default=REPO / "artifacts" / "rollout")
+    parser.add_argument("--out", type=Path, default=ARTIFACTS / "rollout")
     parser.add_argument("--summary", type=Path, help="append the Markdown summary to this file")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,8 @@ type: aggregate
 short_description: Records changed tasks per host as JSON (drift detection)
 description:
   - Writes every changed, failed or unreachable task result to the JSON file named by the
-    LLM_FLEET_DRIFT_REPORT environment variable, with its diff when the run had --diff.
+    LLM_FLEET_DRIFT_REPORT environment variable, with its diff when the run had --diff and the
+    settings that differ (a fleet_config file's, secrets masked; a loop's changed items).
 requirements:
   - enabled in callbacks_enabled
 """
@@ -49,6 +50,21 @@ class CallbackModule(CallbackBase):  # type: ignore[misc]
         diffs = [d for d in [result.get("diff"), *(r.get("diff") for r in items)] if d]
         return "".join(str(self._get_diff(d)) for d in diffs)[:MAX_DIFF_CHARS]
 
+    @staticmethod
+    def _settings(result: dict[str, Any], hidden: bool) -> list[str]:
+        """What differs, by name: the settings a fleet_config file names (secrets masked there),
+        and the labels of a loop's changed items (none for a task whose output is hidden)."""
+        items = [r for r in result.get("results", []) if isinstance(r, dict)]
+        named = [str(s) for r in [result, *items] for s in r.get("settings", [])]
+        if hidden:
+            return named
+        labels = [
+            str(r.get("_ansible_item_label", r.get("item", "")))
+            for r in items
+            if r.get("changed") and not r.get("settings")
+        ]
+        return named + [label for label in labels if label]
+
     def _record(self, result: Any, kind: str) -> None:
         task = result._task
         role = task._role.get_name() if task._role else ""
@@ -57,6 +73,7 @@ class CallbackModule(CallbackBase):  # type: ignore[misc]
             "role": role,
             "action": task.action,
             "diff": self._diff_text(result._result),
+            "settings": self._settings(result._result, bool(task.no_log)),
         }
         if kind == "failed":
             entry["message"] = str(result._result.get("msg", ""))[:MAX_DIFF_CHARS]

@@ -1,31 +1,87 @@
-"""Drift on the whole stack: eight hand changes, each named by tools/drift.py (site.yml in
-check+diff mode) run from the lab's recorded release (the one its scale-out published, fetched
-from S3 and checked, as the scheduled correction does); --correct corrects the rag-node with
-site.yml and the gpu-node through the rolling update (out of the target group, its roles, the
-health gate, back in), then checks again, which must find nothing. Limited to the two hosts
-changed (a gpu-node and the rag-node): the other gpu-node is configured alike."""
+"""Drift on the whole stack: hand changes, each named by tools/drift.py (site.yml in check+diff
+mode) run from the lab's recorded release (the one its scale-out published, fetched from S3 and
+checked, as the scheduled correction does) - the settings that differ by name, a secret's value
+never: a known secret planted in each kind of configuration file the roles write reaches no
+report, log or output of the run. --correct corrects the rag-node with site.yml and the gpu-node
+through the rolling update (out of the target group, its roles, the health gate, back in), then
+checks the corrected hosts again, which must find nothing. Limited to the two hosts changed (a
+gpu-node and the rag-node): the other gpu-node is configured alike."""
 
 from __future__ import annotations
 
 import json
+import re
+import secrets
 import shlex
+import subprocess
 from typing import Any
 
 from lab_stack import GPU_HOST, RAG_HOST, lab_host
 
+from fleetlib.paths import REPO
+from fleetlib.wiring import wired
 from lab.aws import state_prefix
-from lab.config import REPO, venv_bin, wired
 from lab.ec2 import sdk_env
 from lab.state import LabState
-from tests.helpers import run_tool
+from tests.helpers import run_drift
 
 REPORTS = REPO / "artifacts" / "drift"
 DELETE_MODEL = (
     f"import urllib.request as u; u.urlopen(u.Request('http://127.0.0.1:{wired('ollama_port')}/api/delete',"
     " data=b'{\"model\": \"qwen2.5:0.5b\"}', method='DELETE'))"
 )
+# A secret planted by hand in every kind of configuration file the roles write with fleet_config.
+PLANTED = f"planted-{secrets.token_hex(12)}"
+OPEN_WEBUI_ENV = "/etc/open-webui/open-webui.env"
 # Hand changes, and the (host, task) of site.yml that must report each.
 TAMPERS = [
+    (
+        "the database password in Open WebUI's environment changed",
+        GPU_HOST,
+        f"sed -i 's|^\\(DATABASE_URL=[^:]*://[^:]*:\\)[^@]*@|\\1{PLANTED}@|' {OPEN_WEBUI_ENV}",
+        "fleet_common : Write the environment of open-webui.service",
+    ),
+    (
+        "sign-up opened (a security setting, not a secret)",
+        GPU_HOST,
+        f"sed -i 's/^ENABLE_SIGNUP=.*/ENABLE_SIGNUP=True/' {OPEN_WEBUI_ENV}",
+        "fleet_common : Write the environment of open-webui.service",
+    ),
+    (
+        "a token written into the sysctl profile",
+        GPU_HOST,
+        f"echo 'llm_fleet.api_token={PLANTED}' >> /etc/sysctl.d/90-llm-fleet.conf",
+        "kernel_tuning : Write the sysctl profile",
+    ),
+    (
+        "a secret key put into the CloudWatch agent's configuration",
+        GPU_HOST,
+        shlex.join(
+            [
+                "python3",
+                "-c",
+                (
+                    "import json, sys; p = sys.argv[1]; c = json.load(open(p));"
+                    f" c['credentials'] = {{'secret_key': '{PLANTED}'}}; json.dump(c, open(p, 'w'))"
+                ),
+                "/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json",
+            ]
+        ),
+        "cloudwatch_agent : Write the agent config",
+    ),
+    (
+        "a password in a comment of the audit rules",
+        RAG_HOST,
+        f"echo '# password={PLANTED}' >> /etc/audit/rules.d/50-llm-fleet.rules",
+        "security_baseline : Write the fleet's audit rules",
+    ),
+    (
+        "a proxy password in the unattended-upgrades settings",
+        RAG_HOST,
+        f"echo 'Acquire::http::Password \"{PLANTED}\";'"
+        " >> /etc/apt/apt.conf.d/52llm-fleet-unattended-upgrades",
+        "security_baseline : Upgrade from the security archive only, never rebooting",
+    ),
     (
         "a sysctl changed by hand",  # lab containers cannot set sysctls: the profile is edited
         GPU_HOST,
@@ -78,27 +134,15 @@ TAMPERS = [
 ]
 
 
-def drift(*flags: str) -> int:
+def drift(*flags: str) -> subprocess.CompletedProcess[str]:
     state = LabState.load()
     assert state is not None, "the lab is not up"
-    proc = run_tool(
-        venv_bin("python"),
-        "-m",
-        "tools.drift",
-        "-i",
-        "inventories/lab",
-        "--out",
-        REPORTS,
-        "--limit",
-        f"{GPU_HOST},{RAG_HOST}",
-        "--release-prefix",
-        state_prefix(),
-        *flags,
-        timeout=1800,
-        **sdk_env(state.endpoint),
-    )
+    proc = run_drift(
+        "-i", "inventories/lab", "--out", REPORTS, "--limit", f"{GPU_HOST},{RAG_HOST}",
+        "--release-prefix", state_prefix(), *flags, timeout=1800, **sdk_env(state.endpoint),
+    )  # fmt: skip
     print(proc.stdout[-3000:], proc.stderr[-3000:])
-    return proc.returncode
+    return proc
 
 
 def report(name: str) -> dict[str, Any]:
@@ -106,10 +150,34 @@ def report(name: str) -> dict[str, Any]:
     return data
 
 
+def settings(name: str, task: str) -> list[str]:
+    """The settings drift.json names for one host's task."""
+    changes = report("drift.json")["hosts"][name]["changed"]
+    return [s for change in changes if task in change["task"] for s in change["settings"]]
+
+
+def leaks(value: str, *runs: subprocess.CompletedProcess[str]) -> list[str]:
+    """Where a value appears among the runs' outputs and every report and log they wrote (the
+    unpacked release aside: it is the published artifact, not a report)."""
+    found = [
+        f"output of {' '.join(run.args[3:5])}" for run in runs if value in run.stdout + run.stderr
+    ]
+    files = [
+        p
+        for p in REPORTS.rglob("*")
+        if p.is_file() and "release" not in p.relative_to(REPORTS).parts
+    ]
+    return found + [str(p) for p in files if value in p.read_text(errors="replace")]
+
+
 def test_hand_changes_are_detected_then_corrected() -> None:
+    env = lab_host(GPU_HOST).file(OPEN_WEBUI_ENV).content_string
+    database_password = re.search(r"^DATABASE_URL=[^:]*://[^:]*:([^@]+)@", env, re.M)
+    assert database_password is not None
     for _, name, command, _ in TAMPERS:
         lab_host(name).check_output(command)
-    assert drift("--fail-on-drift") == 2
+    detected = drift("--fail-on-drift")
+    assert detected.returncode == 2
     changed = {
         (host, task["task"])
         for host, result in report("drift.json")["hosts"].items()
@@ -117,8 +185,20 @@ def test_hand_changes_are_detected_then_corrected() -> None:
     }
     for what, name, _, task in TAMPERS:
         assert any(h == name and task in t for h, t in changed), f"{what} not reported: {changed}"
-    assert "rotated-by-hand" not in json.dumps(report("drift.json")), "a secret leaked"
-    assert drift("--correct") == 0
+    assert settings(GPU_HOST, "Write the environment of open-webui.service") == [
+        "DATABASE_URL: changed (secret)",
+        "ENABLE_SIGNUP: False -> True",
+    ]
+    assert "llm_fleet.api_token: added (secret)" in settings(GPU_HOST, "sysctl profile")
+    assert settings(GPU_HOST, "Write the agent config") == [
+        "credentials.secret_key: added (secret)"
+    ]
+    assert settings(RAG_HOST, "audit rules") == ["added: # password=<secret>"]
+    assert 'added: Acquire::http::Password "<secret>";' in settings(RAG_HOST, "Upgrade from")
+    corrected = drift("--correct")
+    assert corrected.returncode == 0
+    for secret in (PLANTED, database_password.group(1), "rotated-by-hand"):
+        assert leaks(secret, detected, corrected) == [], "a secret reached a report or a log"
     outcome = report("result.json")
     assert outcome["release"].startswith("lab-"), outcome["release"]
     gpu_corrected = outcome["corrected"][GPU_HOST]

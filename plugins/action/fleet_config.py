@@ -1,0 +1,182 @@
+"""Action plugin fleet_config: ansible.builtin.template (or, given content, ansible.builtin.copy)
+for a configuration file, whose diff and result name each setting that differs, with the values
+of secret settings replaced by a marker. A drift report then says "ENABLE_SIGNUP: False -> True"
+and "DATABASE_URL: changed (secret)" instead of an empty, hidden diff - checking (a drift
+report), from what the release declares to what the host has; applying, from the old value to
+the new - and no secret value reaches the output, the report or the log.
+
+Which settings are secret is the wiring's fleet_secret_setting_patterns (regular expressions
+matched against a setting's name, case-insensitive), and any setting whose value carries a
+password in a URL (scheme://user:password@host).
+
+    - name: Write the environment of open-webui.service
+      fleet_config:
+        src: service.env.j2          # or content: "..."
+        dest: /etc/open-webui/open-webui.env
+        settings_format: env         # env (NAME=value), keyvalue (name = value), json, yaml, lines
+        owner: root
+        ...                          # every other option goes to template (or copy) as it is
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import yaml
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+FORMATS = ("env", "keyvalue", "json", "yaml", "lines")
+SECRET = "<secret>"
+CHANGED_SECRET = "<secret, changed>"
+PATTERNS_VAR = "fleet_secret_setting_patterns"
+NOTHING_NAMED = "no setting differs (comments, order or spacing only)"
+_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)([^/\s@]+)(@)")
+
+
+def parse(text: str, form: str) -> dict[str, str]:
+    """The settings a file holds, by name, in its order (a later value of a name wins)."""
+    if form in ("env", "keyvalue"):
+        settings: dict[str, str] = {}
+        for line in text.splitlines():
+            stripped = line.strip()
+            if not stripped or stripped.startswith(("#", ";")) or "=" not in stripped:
+                continue
+            name, value = stripped.split("=", 1)
+            settings[name.strip()] = value.strip()
+        return settings
+    if form == "lines":  # each line a setting of its own (audit rules, apt configuration)
+        return {line.strip(): "" for line in text.splitlines() if line.strip()}
+    try:
+        data = json.loads(text) if form == "json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError):
+        return {"(unparsed)": text}
+    return dict(flatten(data, ""))
+
+
+def flatten(value: Any, path: str) -> Iterable[tuple[str, str]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from flatten(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from flatten(item, f"{path}[{index}]")
+    else:
+        yield path, json.dumps(value)
+
+
+def is_secret(name: str, values: Iterable[str | None], patterns: Iterable[str]) -> bool:
+    leaf = re.split(r"[.\[]", name)[-1] if name else name
+    named = any(re.search(p, n, re.IGNORECASE) for p in patterns for n in {name, leaf})
+    return named or any(v is not None and _URL_PASSWORD.search(v) for v in values)
+
+
+def mask_line(line: str, patterns: Iterable[str]) -> str:
+    """A line of a line file with what looks secret in it masked: a URL's password, and the
+    value of a "name=value", "name: value" or 'name "value"' whose name is secret."""
+    line = _URL_PASSWORD.sub(rf"\1{SECRET}\3", line)
+    for pattern in patterns:
+        assignment = rf"(?i)([\w.:-]*(?:{pattern})[\w.:-]*(?:\s*[=:]\s*\"?|\s+\"))[^\s\";]+"
+        line = re.sub(assignment, rf"\1{SECRET}", line)
+    return line
+
+
+def changes(
+    before: dict[str, str], after: dict[str, str], patterns: Iterable[str], form: str
+) -> list[str]:
+    """One line per setting that differs: "NAME: old -> new", "NAME: changed (secret)",
+    "NAME: added (= value)", "NAME: removed (was value)"; a line file's lines are added or
+    removed whole."""
+    patterns = list(patterns)
+    found: list[str] = []
+    for name in [*before, *(n for n in after if n not in before)]:
+        old, new = before.get(name), after.get(name)
+        if old == new:
+            continue
+        if form == "lines":
+            found.append(f"{'added' if old is None else 'removed'}: {mask_line(name, patterns)}")
+        elif is_secret(name, [old, new], patterns):
+            what = "added" if old is None else "removed" if new is None else "changed"
+            found.append(f"{name}: {what} (secret)")
+        elif old is None:
+            found.append(f"{name}: added (= {new})")
+        elif new is None:
+            found.append(f"{name}: removed (was {old})")
+        else:
+            found.append(f"{name}: {old} -> {new}")
+    return found
+
+
+def masked(
+    settings: dict[str, str], other: dict[str, str], patterns: Iterable[str], form: str
+) -> str:
+    """The settings as text a diff can show: one "NAME=value" line each, in the file's order,
+    a secret's value replaced by a marker that says whether it differs from the other side."""
+    patterns = list(patterns)
+    lines = []
+    for name, value in settings.items():
+        if form == "lines":
+            lines.append(mask_line(name, patterns))
+        elif is_secret(name, [value, other.get(name)], patterns):
+            lines.append(f"{name}={SECRET if other.get(name) in (value, None) else CHANGED_SECRET}")
+        else:
+            lines.append(f"{name}={value}")
+    return "".join(f"{line}\n" for line in lines)
+
+
+class ActionModule(ActionBase):  # type: ignore[misc]
+    TRANSFERS_FILES = True
+    _VALID_ARGS: frozenset[str] = frozenset()  # checked by template or copy
+
+    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        task_vars = task_vars or {}
+        args = dict(self._task.args)
+        form = args.pop("settings_format", "env")
+        if form not in FORMATS:
+            raise AnsibleActionFail(f"settings_format {form!r}: one of {', '.join(FORMATS)}")
+        if PATTERNS_VAR not in task_vars:
+            raise AnsibleActionFail(f"{PATTERNS_VAR} is not set (the wiring, role fleet_wiring)")
+        patterns = [str(p) for p in self._templar.template(task_vars[PATTERNS_VAR])]
+        # The inner action always diffs (the settings come from its before and after); what it
+        # shows is replaced below, masked, and only where the task asked for a diff.
+        task = self._task.copy()
+        task.args = args
+        task.diff = True
+        action = self._shared_loader_obj.action_loader.get(
+            "ansible.legacy.copy" if "content" in args else "ansible.legacy.template",
+            task=task,
+            connection=self._connection,
+            play_context=self._play_context,
+            loader=self._loader,
+            templar=self._templar,
+            shared_loader_obj=self._shared_loader_obj,
+        )
+        result: dict[str, Any] = action.run(task_vars=task_vars)
+        diffs = result.pop("diff", None) or []
+        diffs = [diffs] if isinstance(diffs, dict) else diffs
+        content = [d for d in diffs if "before" in d and "after" in d]
+        result.pop("invocation", None)  # copy's module arguments: the content itself
+        if not content:
+            return result
+        before = parse(str(content[0]["before"]), form)
+        after = parse(str(content[0]["after"]), form)
+        # Checking (a drift report), each setting reads from what the release declares to what
+        # the host has; applying, from what the host had to what it has now.
+        start, end = (after, before) if self._play_context.check_mode else (before, after)
+        result["settings"] = changes(start, end, patterns, form) or (
+            [NOTHING_NAMED] if result.get("changed") else []
+        )
+        if self._task.diff:
+            result["diff"] = [
+                *(d for d in diffs if d not in content),  # mode or owner changes
+                {
+                    "before_header": content[0].get("before_header", args.get("dest")),
+                    "after_header": content[0].get("after_header", args.get("dest")),
+                    "before": masked(before, after, patterns, form),
+                    "after": masked(after, before, patterns, form),
+                },
+            ]
+        return result

@@ -11,7 +11,8 @@ from typing import Any
 
 import boto3
 
-from lab.config import ENVIRONMENT_TAG, PROJECT_TAG, REGION, LabNetwork, wired
+from fleetlib.wiring import wired
+from lab.config import ENVIRONMENT_TAG, PROJECT_TAG, REGION, LabNetwork
 from lab.ec2 import DUMMY_CREDENTIALS
 
 # The state host's servers (Debian's PostgreSQL and Redis on their usual ports).
@@ -45,6 +46,12 @@ def models_mirror() -> str:
 
 def master_secret_name() -> str:
     return f"{state_prefix()}/database-master"
+
+
+def admin_password_secret() -> str:
+    """The first admin's password, as terraform names the secret (<project>/<env>/...)."""
+    names: dict[str, str] = wired("fleet_state_secret_names")
+    return f"{state_prefix()}/{names['open_webui_admin_password']}"
 
 
 def client(service: str, endpoint: str) -> Any:

@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from itertools import cycle
 from urllib.parse import urlparse
 
-from lab.aws import create_shared_state
+from fleetlib.paths import WHEELHOUSE
+from fleetlib.wiring import admin_email
+from lab.aws import admin_password_secret, client, create_shared_state
 from lab.config import (
     AVAILABILITY_ZONES,
     CHROMA_TARGET_GROUP,
@@ -19,7 +21,6 @@ from lab.config import (
     CHROMA_TARGET_GROUP_ROLE,
     FACT_CACHE,
     HOST_PREFIX,
-    HOST_WHEELHOUSE,
     LABEL,
     LOAD_BALANCER_HOST,
     ROLE_INSTANCE_TYPES,
@@ -28,8 +29,6 @@ from lab.config import (
     TARGET_GROUP,
     TARGET_GROUP_PORT,
     TARGET_GROUP_ROLE,
-    WHEELHOUSE,
-    LabNetwork,
     lab_endpoint,
     lab_imds_endpoint,
     lab_network,
@@ -51,30 +50,11 @@ from lab.podman import (
     ensure_network,
     podman,
     remove_network,
+    start_host,
     systemd_state,
     wait_for_systemd,
 )
 from lab.state import LabHost, LabState
-
-
-def start_host(name: str, image: str, network: LabNetwork, address: str) -> None:
-    """A systemd container at a fixed address on the lab network (kept across stop and start)."""
-    volumes = []
-    if WHEELHOUSE.is_dir():
-        volumes = ["--volume", f"{WHEELHOUSE}:{HOST_WHEELHOUSE}:ro"]
-    podman(
-        "run",
-        "--detach",
-        f"--name={name}",
-        f"--hostname={name}",
-        f"--label={LABEL}=true",
-        f"--network={network.name}",
-        f"--ip={address}",
-        "--systemd=always",
-        *volumes,
-        image,
-        "/sbin/init",
-    )
 
 
 def ensure_images(rebuild: bool = False) -> tuple[str, str]:
@@ -228,6 +208,32 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0 if print_status(state) else 1
 
 
+def cmd_info(args: argparse.Namespace) -> int:
+    """Where to open the platform and how to sign in (what `make lab` ends with)."""
+    state = LabState.load()
+    if state is None:
+        print("lab is down: `make lab` starts it")
+        return 1
+    print(f"The platform: http://{lab_network().load_balancer_address}/ (the lab's load balancer)")
+    print(f"Sign in as {admin_email()}; its password, from the lab's Secrets Manager:")
+    print(f"  .venv/bin/python -m lab admin-password     (the secret {admin_password_secret()})")
+    return 0
+
+
+def cmd_admin_password(args: argparse.Namespace) -> int:
+    """The first admin's password, read from the lab's Secrets Manager as an operator reads it
+    from AWS's (`aws secretsmanager get-secret-value`)."""
+    state = LabState.load()
+    if state is None:
+        print("lab is down: `make lab` starts it", file=sys.stderr)
+        return 1
+    secret = client("secretsmanager", state.endpoint).get_secret_value(
+        SecretId=admin_password_secret()
+    )
+    print(secret["SecretString"])
+    return 0
+
+
 def cmd_down(args: argparse.Namespace) -> int:
     state = LabState.load()
     if state is not None and state.moto_pid:
@@ -298,6 +304,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=cmd_up)
     sub.add_parser("status", help="show the hosts and the EC2 API").set_defaults(func=cmd_status)
     sub.add_parser("down", help="remove everything `up` started").set_defaults(func=cmd_down)
+    sub.add_parser("info", help="where to open the platform, how to sign in").set_defaults(
+        func=cmd_info
+    )
+    sub.add_parser(
+        "admin-password", help="the first admin's password (the lab's Secrets Manager)"
+    ).set_defaults(func=cmd_admin_password)
     scale = sub.add_parser(
         "scale", help="gpu-nodes up or down to N: new ones configure themselves, leaving ones drain"
     )

@@ -20,9 +20,11 @@ from lab_stack import (
     lab_host,
 )
 
+from fleetlib.paths import REPO, venv_bin
+from fleetlib.wiring import role_default, wired
 from lab.aws import client, state_prefix
-from lab.config import REPO, STATE_DIR, role_default, venv_bin, wired
-from lab.podman import address
+from lab.config import LOAD_BALANCER_HOST, STATE_DIR, STATE_HOST
+from lab.podman import address, systemd_state
 from lab.state import LabState
 from tests.helpers import inventory_list, memory_limits, run_tool
 from tools.host_apply import release_parameter
@@ -212,3 +214,18 @@ def test_every_service_has_its_share_of_the_hosts_memory_and_the_shares_leave_ro
             assert 0 < high < most, (name, unit, high, most)
             shares += share
         assert shares <= 90, (name, shares)
+
+
+def test_every_lab_host_reports_systemd_running_not_degraded() -> None:
+    """The fleet's hosts and the service hosts alike: no unit left failed by the configuration
+    (a server a service host does not stand in for, a daemon a container cannot run)."""
+    state = LabState.load()
+    assert state is not None
+    names = [host.name for host in state.hosts] + [STATE_HOST, LOAD_BALANCER_HOST]
+    states = {name: systemd_state(name) for name in names}
+    failed = {
+        name: lab_host(name).run("systemctl --failed --no-legend --plain").stdout.split()
+        for name, seen in states.items()
+        if seen != "running"
+    }
+    assert failed == {}, states

@@ -1,20 +1,22 @@
-"""A line chart as a self-contained HTML page (inline SVG, no libraries), for the figures a load
-run prints: one x axis, several named series."""
+"""A line chart for the figures a load run prints (one x axis, several named series), drawn by
+matplotlib as a PNG: plain numbers on both axes (no offsets, no scientific notation), their units
+in the labels."""
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 
-WIDTH, HEIGHT, PAD = 720, 360, 56
-COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd")
+import matplotlib
+
+matplotlib.use("Agg")  # no display: files only
+
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
 
-def element(name: str, text: str = "", **attributes: object) -> str:
-    attrs = " ".join(
-        f'{key.rstrip("_").replace("_", "-")}="{value}"' for key, value in attributes.items()
-    )
-    return f"<{name} {attrs}>{html.escape(text)}</{name}>"
+def plain(value: float, _position: object = None) -> str:
+    """A tick's label as a person writes it: 4800, 1200, 0.5 - never 4.8e+03."""
+    return f"{value:,.0f}" if abs(value) >= 10 or value == int(value) else f"{value:g}"
 
 
 def line_chart(
@@ -26,68 +28,25 @@ def line_chart(
     series: dict[str, list[float]],
     bound: float | None = None,
 ) -> Path:
-    """Writes the chart to path; `bound` draws a dashed horizontal line (e.g. the knee's limit)."""
-    top = max([v for values in series.values() for v in values] + [bound or 0, 1e-9]) * 1.1
-    left, right = min(xs), max(xs) if max(xs) > min(xs) else min(xs) + 1
-    bottom, end = HEIGHT - PAD, WIDTH - PAD
-
-    def px(x: float) -> float:
-        return round(PAD + (x - left) / (right - left) * (end - PAD), 1)
-
-    def py(y: float) -> float:
-        return round(bottom - y / top * (bottom - PAD), 1)
-
-    parts = [
-        element("line", x1=PAD, y1=bottom, x2=end, y2=bottom, stroke="#000"),
-        element("line", x1=PAD, y1=PAD, x2=PAD, y2=bottom, stroke="#000"),
-        element("text", x_label, x=WIDTH / 2, y=HEIGHT - 12, text_anchor="middle"),
-        element(
-            "text",
-            y_label,
-            x=14,
-            y=HEIGHT / 2,
-            text_anchor="middle",
-            transform=f"rotate(-90 14 {HEIGHT / 2})",
-        ),
-    ]
-    parts += [
-        element("text", f"{x:g}", x=px(x), y=bottom + 16, text_anchor="middle", font_size=11)
-        for x in xs
-    ]
-    parts += [
-        element(
-            "text",
-            f"{top / 1.1 * s / 4:.3g}",
-            x=PAD - 6,
-            y=py(top / 1.1 * s / 4) + 4,
-            text_anchor="end",
-            font_size=11,
-        )
-        for s in range(5)
-    ]
+    """Writes the chart to path (PNG); `bound` draws a dashed horizontal line (e.g. the knee's
+    limit)."""
+    figure, axes = plt.subplots(figsize=(9, 4.5), dpi=100)
+    for name, values in series.items():
+        axes.plot(xs, values, marker="o", label=name)
     if bound is not None:
-        parts.append(
-            element(
-                "line",
-                x1=PAD,
-                y1=py(bound),
-                x2=end,
-                y2=py(bound),
-                stroke="#888",
-                stroke_dasharray="6 4",
-            )
-        )
-    for number, (name, values) in enumerate(series.items()):
-        colour = COLOURS[number % len(COLOURS)]
-        points = " ".join(f"{px(x)},{py(y)}" for x, y in zip(xs, values, strict=True))
-        parts.append(element("polyline", fill="none", stroke=colour, stroke_width=2, points=points))
-        parts.append(
-            element("text", name, x=PAD + 8, y=PAD + 16 * number, fill=colour, font_size=12)
-        )
-    svg = f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}">'
+        axes.axhline(bound, linestyle="--", color="grey", label=f"bound {plain(bound)} {y_label}")
+    axes.set_title(title)
+    axes.set_xlabel(x_label)
+    axes.set_ylabel(y_label)
+    axes.set_ylim(bottom=0)
+    for axis in (axes.xaxis, axes.yaxis):
+        axis.set_major_formatter(FuncFormatter(plain))
+        axis.set_major_locator(MaxNLocator(nbins=8))
+    axes.set_xticks(xs)
+    axes.grid(True, alpha=0.3)
+    axes.legend(loc="upper left")
+    figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title>"
-        f"<h3>{html.escape(title)}</h3>{svg}{''.join(parts)}</svg>\n"
-    )
+    figure.savefig(path)
+    plt.close(figure)
     return path

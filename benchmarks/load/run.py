@@ -39,7 +39,9 @@ from benchmarks.load.accounts import account_email, admin_token, call, ensure_ac
 from benchmarks.load.chart import line_chart
 from benchmarks.load.hosts import Sample, pin, pin_self, process_cpu_seconds, sample
 from benchmarks.load.stats import GapHistogram, locust_failures, locust_stats
-from lab.config import LOAD_BALANCER_HOST, REPO, admin_email, lab_network, venv_bin, wired
+from fleetlib.paths import REPO, venv_bin
+from fleetlib.wiring import admin_email, wired
+from lab.config import LOAD_BALANCER_HOST, lab_network
 from lab.podman import halt, podman
 from lab.state import LabState
 from lab.units import clear, open_webui_url, pace, set_environment, unpace, wait_answers
@@ -241,7 +243,7 @@ def write_knee(out: Path, rows: list[tuple[Step, dict[str, float]]], bound: floa
             writer.writerow([*asdict(step).values(), ttft, tokens, *ratios])
     xs = [float(step.users) for step, _ in rows]
     line_chart(
-        out / "knee.html", f"One gpu-node on one core: time to first token ({out.name})",
+        out / "knee.png", f"One gpu-node on one core: time to first token ({out.name})",
         "concurrent streams", "ms",
         xs, {"p95 through the load balancer": [s.ttft_p95 for s, _ in rows],
              "p50 through the load balancer": [s.ttft_p50 for s, _ in rows],
@@ -255,7 +257,7 @@ def write_knee(out: Path, rows: list[tuple[Step, dict[str, float]]], bound: floa
         within.append(step.users)
     print(f"knee ({out.name}): {within[-1] if within else 'below ' + str(rows[0][0].users)}"
           f" concurrent streams with p95 time to first token <= {bound:.0f} ms and 0 errors;"
-          f" {out / 'knee.csv'}, {out / 'knee.html'}")  # fmt: skip
+          f" {out / 'knee.csv'}, {out / 'knee.png'}")  # fmt: skip
 
 
 def ratio(a: float, b: float) -> float:

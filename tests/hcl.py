@@ -1,32 +1,25 @@
-"""terraform/ read with python-hcl2, cleaned up: quotes off keys and plain strings, parser markers
-dropped, and every resource and local of every module listed with the module it lives in."""
+"""terraform/ for the tests: read with python-hcl2, cleaned up (quotes off keys and plain strings,
+parser markers dropped, every resource and local of every module listed with the module it lives
+in), and the terraform binary run offline."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import hcl2
+import pytest
 
-from lab.config import REPO
+from fleetlib.hcl import TERRAFORM, blocks, clean
 
-TERRAFORM = REPO / "terraform"
-_MARKERS = {"__is_block__", "__comments__", "__start_line__", "__end_line__"}
-_QUOTED = re.compile(r'^"(.*)"$', re.DOTALL)
-
-
-def clean(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {clean(k): clean(v) for k, v in value.items() if k not in _MARKERS}
-    if isinstance(value, list):
-        return [clean(v) for v in value]
-    if isinstance(value, str):
-        match = _QUOTED.match(value)
-        return match.group(1) if match else value
-    return value
+TERRAFORM_BIN = shutil.which("terraform")
+needs_terraform = pytest.mark.skipif(TERRAFORM_BIN is None, reason="terraform is not installed")
 
 
 @dataclass(frozen=True)
@@ -102,3 +95,28 @@ def checkov_skips() -> list[tuple[Path, str, str]]:
             if match:
                 skips.append((path, match.group(1), (match.group(2) or "").strip()))
     return skips
+
+
+def terraform(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """The terraform binary, offline and without prompts (no CLI configuration of the machine's)."""
+    assert TERRAFORM_BIN
+    return subprocess.run(
+        [TERRAFORM_BIN, *args, "-no-color"],
+        cwd=cwd,
+        env={
+            **os.environ,
+            "TF_CLI_CONFIG_FILE": "/dev/null",
+            "TF_IN_AUTOMATION": "1",
+            "TF_INPUT": "0",
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def load_outputs() -> dict[str, Any]:
+    """The root module's outputs by name."""
+    return blocks(TERRAFORM / "outputs.tf", "output")

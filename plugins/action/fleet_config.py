@@ -159,15 +159,17 @@ class ActionModule(ActionBase):  # type: ignore[misc]
         diffs = [diffs] if isinstance(diffs, dict) else diffs
         content = [d for d in diffs if "before" in d and "after" in d]
         result.pop("invocation", None)  # copy's module arguments: the content itself
-        if not content:
+        if not content:  # no text to compare (a mode or owner change alone, a binary file)
+            if self._task.diff and diffs:
+                result["diff"] = diffs
             return result
-        before = parse(str(content[0]["before"]), form)
-        after = parse(str(content[0]["after"]), form)
+        text_before, text_after = str(content[0]["before"]), str(content[0]["after"])
+        before, after = parse(text_before, form), parse(text_after, form)
         # Checking (a drift report), each setting reads from what the release declares to what
         # the host has; applying, from what the host had to what it has now.
         start, end = (after, before) if self._play_context.check_mode else (before, after)
         result["settings"] = changes(start, end, patterns, form) or (
-            [NOTHING_NAMED] if result.get("changed") else []
+            [NOTHING_NAMED] if text_before != text_after else []
         )
         if self._task.diff:
             result["diff"] = [

@@ -60,7 +60,7 @@ def lab_release(endpoint: str) -> Built:
         ["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO, capture_output=True, text=True,
         check=True,
     ).stdout.strip()  # fmt: skip
-    apply = sorted((APPLY_WHEELS).glob("*.whl"))
+    apply = sorted(APPLY_WHEELS.glob("*.whl"))
     if not apply:
         raise SystemExit("no apply toolchain: `python -m tools.release build` downloads it once")
     built = build(

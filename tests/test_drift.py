@@ -126,6 +126,13 @@ def test_the_recorded_release_is_what_is_checked_and_applied(
     release = tmp_path / "report" / "release" / "releases" / "4.1.0" / "llm-fleet"
     assert (release / "VERSION").read_text() == "4.1.0\n"
 
+    # Checked again from the same report folder: the release fetched whole before is used.
+    probe.write_text("edited by hand\n")
+    proc = drift_from_release(tmp_path, moto_server, probe)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "release 4.1.0: fetched and checked before" in proc.stdout
+    assert probe.read_text() == "desired\n"
+
     s3.put_object(Bucket="fleet-releases", Key="releases/4.1.0/llm-fleet-4.1.0.tar.gz", Body=b"x")
     shutil.rmtree(tmp_path / "report")
     proc = drift_from_release(tmp_path, moto_server, probe)

@@ -13,7 +13,7 @@ import pytest
 
 from lab.config import REGION
 from lab.ec2 import DUMMY_CREDENTIALS, MotoServer
-from tools.host_apply import HOST_WHEELS, fetch, fetch_beside, unpack
+from tools.host_apply import HOST_WHEELS, download, fetch_beside, published, unpack
 from tools.release import build, publish, verify
 
 
@@ -80,8 +80,9 @@ def test_a_published_release_is_what_a_host_fetches_and_a_changed_one_is_refused
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket="fleet-releases")["Contents"]}
     assert "releases/2.0.0/big_cuda_build-1.0-py3-none-any.whl" in keys
     assert "releases/2.0.0/llm-fleet-2.0.0.tar.gz.sha256" in keys
-    fetched, artifact = fetch("llm-fleet/test", tmp_path / "host", s3, ssm)
-    assert fetched == record and artifact.read_bytes() == built.artifact.read_bytes()
+    assert published("llm-fleet/test", ssm) == record
+    artifact = download(record, tmp_path / "host", s3)
+    assert artifact.read_bytes() == built.artifact.read_bytes()
     # The wheel beside it comes into the unpacked release's wheelhouse, checked; one replaced in
     # the bucket is refused by name.
     release = unpack(artifact, "2.0.0", tmp_path / "home")
@@ -97,4 +98,4 @@ def test_a_published_release_is_what_a_host_fetches_and_a_changed_one_is_refused
     # An artifact replaced in the bucket after it was recorded is not applied.
     s3.put_object(Bucket="fleet-releases", Key="releases/2.0.0/llm-fleet-2.0.0.tar.gz", Body=b"x")
     with pytest.raises(SystemExit, match="expected"):
-        fetch("llm-fleet/test", tmp_path / "host2", s3, ssm)
+        download(published("llm-fleet/test", ssm), tmp_path / "host2", s3)

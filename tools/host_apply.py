@@ -208,12 +208,6 @@ def fetch_beside(record: dict[str, str], release: Path, s3: Any) -> int:
     return fetched
 
 
-def fetch(prefix: str, dest: Path, s3: Any, ssm: Any) -> tuple[dict[str, str], Path]:
-    """The release /<prefix>/release names, downloaded and checked."""
-    record = published(prefix, ssm)
-    return record, download(record, dest, s3)
-
-
 def unpack(artifact: Path, version: str, home: Path = HOME) -> Path:
     """The release under home/releases/<version>, home/current pointing at it."""
     target = home / "releases" / version

@@ -186,8 +186,8 @@ def test_hand_changes_are_detected_then_corrected() -> None:
     for what, name, _, task in TAMPERS:
         assert any(h == name and task in t for h, t in changed), f"{what} not reported: {changed}"
     assert settings(GPU_HOST, "Write the environment of open-webui.service") == [
+        "ENABLE_SIGNUP: False -> True",  # in the environment file's order
         "DATABASE_URL: changed (secret)",
-        "ENABLE_SIGNUP: False -> True",
     ]
     assert "llm_fleet.api_token: added (secret)" in settings(GPU_HOST, "sysctl profile")
     assert settings(GPU_HOST, "Write the agent config") == [

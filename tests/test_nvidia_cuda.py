@@ -103,19 +103,25 @@ def plan(tmp_path: Path, facts: dict[str, str], **settings: Any) -> tuple[int, A
 
 
 @pytest.mark.parametrize(
-    ("facts", "distro"),
-    [(DEBIAN_12, "debian12"), (UBUNTU_2204, "ubuntu2204"), (UBUNTU_2404, "ubuntu2404")],
+    ("facts", "distro", "headers"),
+    [
+        (DEBIAN_12, "debian12", "linux-headers-cloud-amd64"),
+        (UBUNTU_2204, "ubuntu2204", "linux-headers-aws"),
+        (UBUNTU_2404, "ubuntu2404", "linux-headers-aws"),
+    ],
 )
 def test_plan_uses_nvidias_repository_for_the_distribution(
-    tmp_path: Path, facts: dict[str, str], distro: str
+    tmp_path: Path, facts: dict[str, str], distro: str, headers: str
 ) -> None:
+    """The running kernel's headers and the metapackage of its flavour, which follows the kernel:
+    a kernel unattended upgrades install brings its headers, so DKMS builds the driver for it."""
     rc, result = plan(tmp_path, facts)
     assert rc == 0, result
     assert result == {
         "source": "nvidia",
         "repo_url": f"https://developer.download.nvidia.com/compute/cuda/repos/{distro}/x86_64/",
         "pin": "580.*",
-        "packages": [f"linux-headers-{facts['kernel']}", "nvidia-open"],
+        "packages": [f"linux-headers-{facts['kernel']}", headers, "nvidia-open"],
     }
 
 
@@ -133,6 +139,7 @@ def test_plan_with_proprietary_modules_cuda_and_the_container_toolkit(tmp_path: 
     assert result["pin"] == "575.*"
     assert result["packages"] == [
         "linux-headers-6.8.0-1015-aws",
+        "linux-headers-aws",
         "cuda-drivers",
         "cuda-toolkit-13-0",
         "nvidia-container-toolkit",
@@ -146,6 +153,7 @@ def test_plan_from_debians_own_packages(tmp_path: Path) -> None:
     assert result["pin"] == ""
     assert result["packages"] == [
         "linux-headers-6.1.0-40-cloud-amd64",
+        "linux-headers-cloud-amd64",
         "nvidia-open-kernel-dkms",
         "nvidia-driver",
         "firmware-misc-nonfree",

@@ -13,8 +13,8 @@ import pytest
 
 from lab.config import REGION
 from lab.ec2 import DUMMY_CREDENTIALS, MotoServer
-from tools.host_apply import HOST_WHEELS, download, fetch_beside, published, unpack
-from tools.release import build, publish, verify
+from tools.host_apply import BAKE_RECORD, HOST_WHEELS, download, fetch_beside, published, unpack
+from tools.release import bake_document, build, publish, verify
 
 
 def test_the_release_holds_what_a_host_applies_and_nothing_else(
@@ -80,6 +80,10 @@ def test_a_published_release_is_what_a_host_fetches_and_a_changed_one_is_refused
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket="fleet-releases")["Contents"]}
     assert "releases/2.0.0/big_cuda_build-1.0-py3-none-any.whl" in keys
     assert "releases/2.0.0/llm-fleet-2.0.0.tar.gz.sha256" in keys
+    assert (
+        record["thin_artifact"] == "s3://fleet-releases/releases/2.0.0/llm-fleet-2.0.0-thin.tar.gz"
+    )
+    assert record["bake"] == json.loads(built.manifest.read_text())["bake"]
     assert published("llm-fleet/test", ssm) == record
     artifact = download(record, tmp_path / "host", s3)
     assert artifact.read_bytes() == built.artifact.read_bytes()
@@ -99,3 +103,30 @@ def test_a_published_release_is_what_a_host_fetches_and_a_changed_one_is_refused
     s3.put_object(Bucket="fleet-releases", Key="releases/2.0.0/llm-fleet-2.0.0.tar.gz", Body=b"x")
     with pytest.raises(SystemExit, match="expected"):
         download(published("llm-fleet/test", ssm), tmp_path / "host2", s3)
+
+
+def test_the_thin_release_holds_the_tree_and_the_projects_own_wheels_only(
+    tmp_path: Path, wheels: tuple[Path, list[Path]]
+) -> None:
+    """A host whose image was baked for this release's bake hash fetches the thin release: the
+    tree, fleet-rag's wheel (built from this tree), the bake document; not the third-party
+    wheels or the toolchain, which the image holds."""
+    hosts, apply = wheels
+    own = hosts / "fleet_rag-0.1.0-py3-none-any.whl"
+    own.write_bytes(b"own wheel")
+    built = build("1.2.4", tmp_path / "out", hosts, apply, carry_limit_mb=1)
+    manifest = json.loads(built.manifest.read_text())
+    thin = tmp_path / "out" / manifest["thin_artifact"]
+    verify(thin, (tmp_path / "out" / f"{thin.name}.sha256").read_text())
+    with tarfile.open(thin) as archive:
+        names = set(archive.getnames())
+        bake_file = archive.extractfile(f"llm-fleet/{BAKE_RECORD}")
+        assert bake_file is not None
+        bake = json.loads(bake_file.read())
+    with tarfile.open(built.artifact) as archive:
+        full = set(archive.getnames())
+    wheels_in = {n for n in names if n.endswith(".whl")}
+    assert wheels_in == {f"llm-fleet/{HOST_WHEELS}/{own.name}"}
+    assert {n for n in full if not n.endswith(".whl") and "BESIDE" not in n} == names - wheels_in
+    assert bake["hash"] == manifest["bake"] == bake_document()["hash"]
+    assert set(bake["inputs"]) == {"base", "files", "values", "toolchain"}

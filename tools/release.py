@@ -27,15 +27,16 @@ import re
 import subprocess
 import sys
 import tarfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from fleetlib.bake import BASE, bake_hash, bake_inputs
 from fleetlib.paths import APPLY_WHEELS, ARTIFACTS, REPO, WHEELHOUSE
-from tools.host_apply import BESIDE_LIST, HOST_WHEELS, release_parameter, sha256_of
+from tools.host_apply import BAKE_RECORD, BESIDE_LIST, HOST_WHEELS, release_parameter, sha256_of
 
 # What a host needs to run site.yml against itself, relative to the repository.
 TREE = (
@@ -50,7 +51,10 @@ TREE = (
     "requirements-dev.txt",
     "requirements-hosts.txt",
     "constraints.txt",
+    "tools/__init__.py",
     "tools/self_inventory.py",
+    "tools/host_apply.py",
+    "tools/image_bake.py",
 )
 # The lab's release also carries its inventory and what its group_vars point at: the test
 # stand-ins' archives and the sample corpus.
@@ -72,6 +76,8 @@ APPLY_TOOLCHAIN = ("ansible", "ansible-core", "boto3", "botocore", "jsonschema")
 HOST_PYTHON = "3.11"
 HOST_PLATFORMS = ("manylinux_2_36_x86_64", "manylinux_2_28_x86_64", "manylinux2014_x86_64")
 FIXED_MTIME = 315532800  # 1980-01-01, as the wheels' reproducible builds use
+# The project's own wheels, built from this tree (by name): in the thin release too.
+OWN_WHEELS = ("fleet_rag-",)
 PREFIX = "llm-fleet"
 
 
@@ -161,6 +167,39 @@ def add_file(archive: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644
     archive.addfile(info, io.BytesIO(data))
 
 
+def bake_document(root: Path = REPO, lab: bool = False, base: str = BASE) -> dict[str, Any]:
+    """The bake inputs of this tree for a gpu-node of the production (or the lab's) inventory,
+    with their hash (fleetlib/bake.py): what the release records as BAKE.json."""
+    inputs = bake_inputs(
+        root / ("inventories/lab" if lab else "inventories"),
+        pins([root / "requirements-dev.txt", root / "constraints.txt"], APPLY_TOOLCHAIN),
+        root,
+        base,
+    )
+    return {"hash": bake_hash(inputs), "inputs": inputs}
+
+
+def write_archive(artifact: Path, entries: Iterable[tuple[str, bytes, int]]) -> str:
+    """A reproducible .tar.gz of (name, data, mode) entries under PREFIX/; returns its SHA-256
+    (also written beside it as <artifact>.sha256)."""
+    with (
+        artifact.open("wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as zipped,
+        tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as archive,
+    ):
+        for name, data, mode in entries:
+            add_file(archive, name, data, mode)
+    digest = sha256_of(artifact)
+    artifact.with_name(artifact.name + ".sha256").write_text(f"{digest}  {artifact.name}\n")
+    return digest
+
+
+def own_wheel(wheel: Path) -> bool:
+    """The project's own wheels (fleet-rag), built from this tree: a thin release carries them,
+    a baked image does not hold them."""
+    return wheel.name.startswith(OWN_WHEELS)
+
+
 def build(
     version: str,
     out: Path,
@@ -169,7 +208,10 @@ def build(
     carry_limit_mb: int,
     root: Path = REPO,
     lab: bool = False,
+    bake_base: str = BASE,
 ) -> Built:
+    """The full release (every wheel: a bare host converges from it) and the thin one (the tree
+    and the project's own wheels: a host whose image was baked for this release's bake hash)."""
     if not re.fullmatch(r"[0-9A-Za-z][0-9A-Za-z._-]{0,63}", version):
         raise SystemExit(
             f"release: version {version!r} is not a plain name (letters, digits, . _ -)"
@@ -187,26 +229,34 @@ def build(
     beside_list = [
         {"name": w.name, "sha256": sha256_of(w), "bytes": w.stat().st_size} for w in beside
     ]
+    bake = bake_document(root, lab, bake_base)
+    tree = [
+        (name, path.read_bytes(), 0o755 if path.stat().st_mode & 0o100 else 0o644)
+        for path, name in tree_files(root, lab)
+    ]
+    common = [
+        ("VERSION", f"{version}\n".encode(), 0o644),
+        (BAKE_RECORD, (json.dumps(bake, indent=2, sort_keys=True) + "\n").encode(), 0o644),
+    ]
     artifact = out / f"{PREFIX}-{version}.tar.gz"
-    with (
-        artifact.open("wb") as raw,
-        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as zipped,
-        tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as archive,
-    ):
-        for path, name in tree_files(root, lab):
-            add_file(
-                archive, name, path.read_bytes(), 0o755 if path.stat().st_mode & 0o100 else 0o644
-            )
-        for wheel in sorted(apply_wheels):
-            add_file(archive, f"wheels/apply/{wheel.name}", wheel.read_bytes())
-        for wheel in wheels:
-            if wheel not in beside:
-                add_file(archive, f"{HOST_WHEELS}/{wheel.name}", wheel.read_bytes())
-        add_file(archive, "VERSION", f"{version}\n".encode())
-        # What the host fetches from beside the artifact, named under the artifact's checksum.
-        add_file(archive, BESIDE_LIST, (json.dumps(beside_list, indent=2) + "\n").encode())
-    digest = sha256_of(artifact)
-    artifact.with_name(artifact.name + ".sha256").write_text(f"{digest}  {artifact.name}\n")
+    digest = write_archive(
+        artifact,
+        [
+            *tree,
+            *((f"wheels/apply/{w.name}", w.read_bytes(), 0o644) for w in sorted(apply_wheels)),
+            *((f"{HOST_WHEELS}/{w.name}", w.read_bytes(), 0o644) for w in wheels
+              if w not in beside),
+            *common,
+            # What the host fetches from beside the artifact, named under the artifact's checksum.
+            (BESIDE_LIST, (json.dumps(beside_list, indent=2) + "\n").encode(), 0o644),
+        ],
+    )  # fmt: skip
+    thin = out / f"{PREFIX}-{version}-thin.tar.gz"
+    thin_digest = write_archive(
+        thin,
+        [*tree, *((f"{HOST_WHEELS}/{w.name}", w.read_bytes(), 0o644) for w in wheels
+                  if own_wheel(w)), *common],
+    )  # fmt: skip
     for wheel in beside:
         target = beside_dir / wheel.name
         if not target.exists() or sha256_of(target) != sha256_of(wheel):
@@ -218,6 +268,9 @@ def build(
                 "version": version,
                 "artifact": artifact.name,
                 "sha256": digest,
+                "thin_artifact": thin.name,
+                "thin_sha256": thin_digest,
+                "bake": bake["hash"],
                 "python": HOST_PYTHON,
                 # The front end whose schema this release migrates the shared database to.
                 "open_webui": schema_version(root),
@@ -244,7 +297,8 @@ def publish(built: Built, bucket: str, prefix: str, s3: Any, ssm: Any) -> dict[s
     manifest = json.loads(built.manifest.read_text())
     key = f"releases/{manifest['version']}"
     uploads = [built.artifact, built.artifact.with_name(built.artifact.name + ".sha256")]
-    uploads += [built.manifest]
+    thin = built.artifact.with_name(manifest["thin_artifact"])
+    uploads += [thin, thin.with_name(thin.name + ".sha256"), built.manifest]
     uploads += [built.artifact.parent / "beside" / b["name"] for b in manifest["beside"]]
     for path in uploads:
         s3.upload_file(str(path), bucket, f"{key}/{path.name}")
@@ -252,6 +306,10 @@ def publish(built: Built, bucket: str, prefix: str, s3: Any, ssm: Any) -> dict[s
         "version": manifest["version"],
         "sha256": built.sha256,
         "artifact": f"s3://{bucket}/{key}/{built.artifact.name}",
+        "thin_artifact": f"s3://{bucket}/{key}/{thin.name}",
+        "thin_sha256": manifest["thin_sha256"],
+        # The bake hash a host's image must have for the thin release to do.
+        "bake": manifest["bake"],
         "open_webui": manifest.get("open_webui", ""),
     }
     ssm.put_parameter(
@@ -278,6 +336,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     check = sub.add_parser("verify", help="check an artifact against its .sha256")
     check.add_argument("artifact", type=Path)
     sub.add_parser("models", help="the models the fleet pins (ollama_models), one per line")
+    sub.add_parser(
+        "bake-hash",
+        help="the bake hash of this tree (the deploy passes it to terraform as image_bake_hash)",
+    )
     tools = sub.add_parser(
         "toolchain", help="download the apply toolchain's wheels for the hosts' Python, once"
     )
@@ -295,6 +357,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     send.add_argument("--prefix", required=True, help="terraform output state_prefix")
     send.add_argument("--region", required=True)
     args = parser.parse_args(argv)
+    if args.command == "bake-hash":
+        print(bake_document()["hash"])
+        return 0
     if args.command == "models":
         print("\n".join(pinned_models()))
         return 0

@@ -17,7 +17,7 @@ from botocore.stub import Stubber
 
 from lab.config import REGION
 from lab.ec2 import DUMMY_CREDENTIALS, MotoServer
-from tools.host_apply import Identity, complete, in_group, main
+from tools.host_apply import HOST_WHEELS, Identity, complete, in_group, main, plan
 from tools.release import build, publish
 
 HOOK = "llm-fleet-prod-gpu-node-configure"
@@ -170,3 +170,69 @@ def test_a_release_published_during_the_converge_is_applied_too(
     # One release is kept on the root disk: the applied one, unpacked.
     assert [r.name for r in (tmp_path / "home" / "releases").iterdir()] == ["6.0.0"]
     assert not list((tmp_path / "home" / "downloads").iterdir())
+
+
+def recording_converge(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The converge replaced by one that records the release it was given (a real converge from
+    a baked image is the whole-stack scenario's scaled-out host)."""
+    given: list[Path] = []
+
+    def converge(release: Path, who: Identity, inventory: str, venv: Path) -> None:
+        given.append(release)
+
+    monkeypatch.setattr("tools.host_apply.apply", converge)
+    return given
+
+
+@pytest.mark.parametrize("matching", [True, False])
+def test_a_baked_host_fetches_the_thin_release_and_a_mismatched_one_the_full_saying_why(
+    tmp_path: Path,
+    wheels: tuple[Path, list[Path]],
+    aws: tuple[Any, Any],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    matching: bool,
+) -> None:
+    hosts, apply = wheels
+    s3, ssm = aws
+    built = build("7.0.0", tmp_path / "out", hosts, apply, 1)
+    record = publish(built, "fleet-releases", ME.prefix, s3, ssm)
+    image = tmp_path / "image.json"
+    image.write_text(json.dumps({"bake": record["bake"] if matching else "0" * 64}))
+    venv = tmp_path / "home" / "venv" / "bin"
+    venv.mkdir(parents=True)
+    (venv / "ansible-playbook").write_text("")  # the toolchain the image holds
+    given = recording_converge(monkeypatch)
+    client, stubber = autoscaling_expecting("CONTINUE")
+    home = tmp_path / "home"
+    code = main(
+        HOOK, home / "apply.log", lambda region: (*aws, client), who=ME, home=home,
+        release_wait_s=0, image_record=image,
+    )  # fmt: skip
+    stubber.assert_no_pending_responses()
+    out = capsys.readouterr().out
+    result = json.loads(out.strip().splitlines()[-1])
+    assert code == 0 and len(given) == 1
+    carried = {w.name for w in (given[0] / HOST_WHEELS).glob("*.whl")}
+    applied = json.loads((home / "applied.json").read_text())
+    assert applied["image"] == result["image"]
+    if matching:
+        assert result["image"]["release"] == "thin"
+        assert carried == set()  # the image holds every third-party wheel
+        assert "toolchain" not in result["steps"]
+        assert "this host's image matches the release" in out
+    else:
+        assert result["image"]["release"] == "full"
+        assert carried == {w.name for w in hosts.glob("*.whl")}  # beside ones fetched too
+        assert "toolchain" in result["steps"]
+        log = (home / "apply.log").read_text()
+        assert "(bake 000000000000) does not match the release" in log
+        assert "the full release, converged the slow way" in log
+
+
+def test_an_unbaked_host_fetches_the_full_release() -> None:
+    chosen = plan({"bake": "a" * 64, "thin_artifact": "s3://b/k"}, "")
+    assert not chosen.thin and "not baked" in chosen.why
+    assert plan({"bake": "a" * 64, "thin_artifact": "s3://b/k"}, "a" * 64).thin
+    # A release without a thin artifact (an older one) is fetched whole.
+    assert not plan({"bake": "a" * 64}, "a" * 64).thin

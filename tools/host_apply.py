@@ -7,8 +7,13 @@ Steps, each timed (the closing line is one JSON object with the timings and the 
   identity   the instance id, region, tags and auto scaling group from IMDSv2
   release    the release the SSM parameter /<Project>/<Environment>/release names (waited for,
              bounded, on a fleet's first deploy, which publishes it after the hosts launch)
-  fetch      the release from S3, checked against its SHA-256 before anything is unpacked
-  toolchain  a venv from the release's wheels/apply (no index: PyPI is never reached)
+  fetch      the release from S3, checked against its SHA-256 before anything is unpacked: the
+             thin release (the tree and the project's own wheels) when this host's image was
+             baked for the release (its /etc/llm-fleet/image.json holds the bake hash the
+             release records), else the full one (every wheel), which converges a bare or
+             mismatched host the slow way and says why
+  toolchain  a venv from the release's wheels/apply (no index: PyPI is never reached); a
+             matching image has it already
   converge   site.yml with the production inventory narrowed to this host (tools/self_inventory);
              its roles' health gates are the host's
   (a release published meanwhile: fetch, toolchain and converge again, for it)
@@ -180,6 +185,10 @@ def download(record: dict[str, str], dest: Path, s3: Any) -> Path:
 
 # In the release (and a checkout): the hosts' wheels, where the roles look for them.
 HOST_WHEELS = ".cache/wheelhouse"
+# In the release: the bake document it expects of a baked image (fleetlib/bake.py); on a baked
+# image: the one it was built with (tools/image_bake.py).
+BAKE_RECORD = "BAKE.json"
+IMAGE_RECORD = Path("/etc/llm-fleet/image.json")
 # In the release: the wheels too large to carry, which sit beside the artifact in S3.
 BESIDE_LIST = "BESIDE.json"
 
@@ -208,6 +217,41 @@ def fetch_beside(record: dict[str, str], release: Path, s3: Any) -> int:
     return fetched
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What this host fetches: the thin release on a matching baked image, else the full one."""
+
+    thin: bool
+    image: str  # the bake hash of this host's image ("" when it was not baked)
+    expected: str  # the bake hash the release records
+    why: str
+
+    def as_record(self) -> dict[str, object]:
+        return {"release": "thin" if self.thin else "full", "image": self.image,
+                "expected": self.expected, "why": self.why}  # fmt: skip
+
+
+def image_bake(image: Path = IMAGE_RECORD) -> str:
+    """The bake hash of the image this host booted from ("" when it was not baked)."""
+    try:
+        return str(json.loads(image.read_text())["bake"])
+    except (OSError, ValueError, KeyError):
+        return ""
+
+
+def plan(record: dict[str, str], image: str) -> Plan:
+    expected = record.get("bake", "")
+    if not image:
+        return Plan(False, "", expected, "this host's image is not baked: the full release")
+    if image != expected or not record.get("thin_artifact"):
+        return Plan(
+            False, image, expected,
+            f"this host's image (bake {image[:12]}) does not match the release (bake "
+            f"{expected[:12] or 'none'}): the full release, converged the slow way",
+        )  # fmt: skip
+    return Plan(True, image, expected, f"this host's image matches the release (bake {image[:12]})")
+
+
 def unpack(artifact: Path, version: str, home: Path = HOME) -> Path:
     """The release under home/releases/<version>, home/current pointing at it."""
     target = home / "releases" / version
@@ -227,6 +271,20 @@ def unpack(artifact: Path, version: str, home: Path = HOME) -> Path:
     current = home / "current"
     current.unlink(missing_ok=True)
     current.symlink_to(release)
+    return release
+
+
+def fetch(record: dict[str, str], home: Path, s3: Any, thin: bool = False) -> Path:
+    """The release the record names, downloaded, checked and unpacked under home (the full one
+    with the wheels beside it, or the thin one); returns the unpacked release's root."""
+    wanted = (
+        {"artifact": record["thin_artifact"], "sha256": record["thin_sha256"]} if thin else record
+    )
+    artifact = download(wanted, home / "downloads", s3)
+    release = unpack(artifact, record["version"], home)
+    artifact.unlink()  # unpacked: the root disk keeps one copy of a release
+    if not thin:
+        fetch_beside(record, release, s3)
     return release
 
 
@@ -279,29 +337,31 @@ ROUNDS = 3
 
 def configure(
     who: Identity, record: dict[str, str], clients: tuple[Any, Any], timings: Timings,
-    home: Path, inventory: str,
-) -> dict[str, str]:  # fmt: skip
+    home: Path, inventory: str, image_record: Path = IMAGE_RECORD,
+) -> dict[str, Any]:  # fmt: skip
     """Fetch, unpack, toolchain and converge until the release converged is still the published
     one; returns its record (also written to home/applied.json)."""
     s3, ssm = clients
+    image = image_bake(image_record)
     for round_ in range(1, ROUNDS + 1):
         suffix = "" if round_ == 1 else f" (round {round_})"
+        chosen = plan(record, image)
+        say(chosen.why)
         with timings.step("fetch" + suffix):
-            artifact = download(record, home / "downloads", s3)
-            release = unpack(artifact, record["version"], home)
-            artifact.unlink()  # unpacked: the root disk keeps one copy of a release
-            fetch_beside(record, release, s3)
-        with timings.step("toolchain" + suffix):
-            toolchain(release, home / "venv")
+            release = fetch(record, home, s3, thin=chosen.thin)
+        if not (chosen.thin and (home / "venv" / "bin" / "ansible-playbook").exists()):
+            with timings.step("toolchain" + suffix):
+                toolchain(release, home / "venv")
         with timings.step("converge" + suffix):
             apply(release, who, inventory, home / "venv")
         latest = published(who.prefix, ssm)
         if latest["version"] == record["version"]:
-            (home / "applied.json").write_text(json.dumps(record, sort_keys=True) + "\n")
+            applied = {**record, "image": chosen.as_record()}
+            (home / "applied.json").write_text(json.dumps(applied, sort_keys=True) + "\n")
             for other in (home / "releases").iterdir():  # earlier rounds' releases
                 if other.name != record["version"]:
                     shutil.rmtree(other)
-            return record
+            return applied
         say(f"release {latest['version']} was published while {record['version']} converged")
         record = latest
     raise SystemExit(f"release: still changing after {ROUNDS} rounds of configuration")
@@ -315,6 +375,7 @@ def main(
     home: Path = HOME,
     inventory: str = "inventories/aws_ec2.yml",
     release_wait_s: float = 1200,
+    image_record: Path = IMAGE_RECORD,
 ) -> int:
     """hook: the launch lifecycle hook to complete; empty for an instance outside an auto
     scaling group (the lab's scale-out, whose EC2 API cannot complete one). release_wait_s: how
@@ -333,8 +394,9 @@ def main(
         with timings.step("release"):
             record = wait_for_release(who.prefix, ssm, release_wait_s)
             result["version"] = record["version"]
-        applied = configure(who, record, (s3, ssm), timings, home, inventory)
+        applied = configure(who, record, (s3, ssm), timings, home, inventory, image_record)
         result["version"] = applied["version"]
+        result["image"] = applied["image"]
         if hook:
             with timings.step("complete"):
                 complete(autoscaling, who, hook, "CONTINUE")
@@ -367,7 +429,25 @@ def aws_clients(region: str) -> tuple[Any, Any, Any]:
     )
 
 
+def fetch_for_image(prefix: str, base: str = IMDS) -> Path:
+    """An image build's release: the full release the fleet publishes under prefix, fetched and
+    unpacked as a host would (the build instance has no fleet tags: only its region is read)."""
+    request = urllib.request.Request(f"{base}/latest/api/token", method="PUT")
+    request.add_header("X-aws-ec2-metadata-token-ttl-seconds", "300")
+    with urllib.request.urlopen(request, timeout=5) as response:
+        token = response.read().decode()
+    region = json.loads(imds("dynamic/instance-identity/document", token, base))["region"]
+    s3, ssm, _ = aws_clients(region)
+    return fetch(published(prefix, ssm), HOME, s3)
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "fetch":  # an image build (tools/image_bake.py)
+        print(fetch_for_image(sys.argv[2]))
+        raise SystemExit(0)
     if len(sys.argv) != 4:
-        raise SystemExit("usage: host_apply.py <lifecycle hook or ''> <log file> <inventory>")
+        raise SystemExit(
+            "usage: host_apply.py <lifecycle hook or ''> <log file> <inventory>\n"
+            "       host_apply.py fetch <Project>/<Environment>   (an image build)"
+        )
     raise SystemExit(main(sys.argv[1], Path(sys.argv[2]), aws_clients, inventory=sys.argv[3]))

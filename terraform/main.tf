@@ -126,6 +126,7 @@ module "fleet" {
   time_zone                       = var.scheduled_scaling_time_zone
   ami_id                          = var.ami_id
   ami_ssm_parameter               = var.ami_ssm_parameter
+  image_parameter                 = var.baked_image ? module.image[0].image_parameter : ""
   subnet_ids                      = module.network.private_subnet_ids
   security_group_ids              = [module.security.host_security_group_id]
   instance_profile_name           = module.iam.instance_profile_name
@@ -143,6 +144,39 @@ module "fleet" {
   gpu_utilization_target          = var.gpu_utilization_target
   metrics_namespace               = var.metrics_namespace
   configure_timeout_seconds       = var.configure_timeout_seconds
+}
+
+# The base AMI: ami_id, else the latest Debian 12 from ami_ssm_parameter.
+data "aws_ssm_parameter" "base_ami" {
+  count = var.ami_id == "" ? 1 : 0
+  name  = var.ami_ssm_parameter
+}
+
+locals {
+  base_ami = var.ami_id != "" ? var.ami_id : nonsensitive(data.aws_ssm_parameter.base_ami[0].value)
+  # Where Image Builder publishes the baked gpu-node AMI and the launch template resolves it.
+  image_parameter = "/${var.project}/${var.environment}/image/gpu-node"
+}
+
+module "image" {
+  source = "./modules/image"
+  count  = var.baked_image ? 1 : 0
+
+  name                  = local.name
+  project               = var.project
+  environment           = var.environment
+  state_prefix          = "${var.project}/${var.environment}"
+  parent_image          = local.base_ami
+  image_parameter       = local.image_parameter
+  build_instance_type   = var.image_build_instance_type
+  retain_count          = var.image_retain_count
+  root_volume_size_gb   = var.root_volume_size_gb
+  kms_key_arn           = local.kms_key_arn
+  subnet_id             = module.network.private_subnet_ids[0]
+  security_group_ids    = [module.security.host_security_group_id]
+  release_bucket_name   = module.iam.release_bucket_name
+  release_bucket_arn    = module.iam.release_bucket_arn
+  release_parameter_arn = local.release_parameter_arn
 }
 
 module "monitoring" {

@@ -94,3 +94,13 @@ output "operations_role_arn" {
   description = "Role of the drift and rollout workflows (repository variable AWS_DRIFT_ROLE_ARN); empty without github_repository."
   value       = try(module.operations_role[0].arn, "")
 }
+
+output "image_pipeline_arn" {
+  description = "The gpu-node image pipeline; the deploy starts it when the bake hash changes (empty when baked_image is false)."
+  value       = var.baked_image ? module.image[0].pipeline_arn : ""
+}
+
+output "image_parameter" {
+  description = "SSM parameter holding the gpu-node AMI the launch template resolves (empty when baked_image is false)."
+  value       = var.baked_image ? module.image[0].image_parameter : ""
+}

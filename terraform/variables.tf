@@ -121,6 +121,29 @@ variable "ami_ssm_parameter" {
   default     = "/aws/service/debian/release/bookworm/latest/amd64"
 }
 
+variable "baked_image" {
+  description = "GPU hosts boot a baked gpu-node image (EC2 Image Builder, rebuilt by the deploy when the release's bake hash changes) and fetch the thin release. false: the base AMI, the full release and its converge on every launch."
+  type        = bool
+  default     = true
+}
+
+variable "image_build_instance_type" {
+  description = "Instance type of the image's build instance (the NVIDIA driver builds without a GPU)."
+  type        = string
+  default     = "c7i.xlarge"
+}
+
+variable "image_retain_count" {
+  description = "Baked gpu-node images kept for a rollback; older AMIs are deleted with their snapshots."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.image_retain_count >= 2 && var.image_retain_count <= 50
+    error_message = "image_retain_count must be 2 to 50 (the current image and at least one to roll back to)."
+  }
+}
+
 variable "root_volume_size_gb" {
   description = "Size of the encrypted gp3 root volume."
   type        = number

@@ -1,10 +1,15 @@
 data "aws_ssm_parameter" "ami" {
-  count = var.ami_id == "" ? 1 : 0
+  count = var.ami_id == "" && var.image_parameter == "" ? 1 : 0
   name  = var.ami_ssm_parameter
 }
 
 locals {
-  ami_id = var.ami_id != "" ? var.ami_id : nonsensitive(data.aws_ssm_parameter.ami[0].value)
+  # The baked image's parameter, resolved by EC2 at each launch (a new image needs no terraform
+  # change); else a fixed AMI.
+  ami_id = (
+    var.image_parameter != "" ? "resolve:ssm:${var.image_parameter}" :
+    var.ami_id != "" ? var.ami_id : nonsensitive(data.aws_ssm_parameter.ami[0].value)
+  )
 
   # The launch lifecycle hook each new host completes itself (user data: tools/host_apply.py).
   configure_hook = "${var.name}-${var.role}-configure"

@@ -78,6 +78,12 @@ variable "ami_ssm_parameter" {
   type        = string
 }
 
+variable "image_parameter" {
+  description = "SSM parameter of the baked image (launches resolve it); empty for ami_id / ami_ssm_parameter."
+  type        = string
+  default     = ""
+}
+
 variable "subnet_ids" {
   description = "Private subnets the hosts launch into (one per zone)."
   type        = list(string)

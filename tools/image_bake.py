@@ -34,7 +34,8 @@ from pathlib import Path
 
 from tools.host_apply import BAKE_RECORD, HOME, HOST_WHEELS, IMAGE_RECORD, say, toolchain
 
-# Per-host state a booted image must not share with its siblings: removed outright.
+# Per-host state a booted image must not share with its siblings: removed outright. (apt's
+# package lists stay: the roles' apt tasks install from them, refreshing them when stale.)
 PER_HOST = (
     "/etc/ssh/ssh_host_*",
     "/var/lib/dbus/machine-id",
@@ -46,7 +47,6 @@ PER_HOST = (
     "/root/.ollama",
     "/usr/share/ollama/.ollama",
     "/var/lib/llm-fleet/*",
-    "/var/lib/apt/lists/*",
     "/var/cache/apt/archives/*.deb",
     "/tmp/*",
     "/var/tmp/*",

@@ -67,6 +67,18 @@ def ensure_images(rebuild: bool = False) -> tuple[str, str]:
     return names[0], names[1]
 
 
+def cmd_bake(args: argparse.Namespace) -> int:
+    from lab.bake import ensure_baked_image
+    from lab.release import build_lab_release
+
+    started = time.monotonic()
+    built = build_lab_release()
+    print(f"release {built.artifact.name} built in {time.monotonic() - started:.0f}s")
+    name, took = ensure_baked_image(built, rebuild=args.rebuild)
+    print(f"image {name}: " + ("cached" if took is None else f"baked in {took:.0f}s"))
+    return 0
+
+
 def cmd_image(args: argparse.Namespace) -> int:
     ensure_images(rebuild=args.rebuild)
     return 0
@@ -91,6 +103,13 @@ def cmd_up(args: argparse.Namespace) -> int:
     started = time.monotonic()
     network = lab_network()
     image, services_image = ensure_images()
+    gpu_image = image
+    if args.baked:  # the gpu-nodes boot the baked image, as the fleet's do
+        from lab.bake import ensure_baked_image
+        from lab.release import build_lab_release
+
+        gpu_image, took = ensure_baked_image(build_lab_release())
+        print(f"image {gpu_image}: " + ("cached" if took is None else f"baked in {took:.0f}s"))
     ensure_network(network.name, str(network.subnet), str(network.gateway))
     state = LabState(endpoint=lab_endpoint(), moto_pid=None, image=image)
     state.save()  # from here on `lab down` can clean up whatever follows
@@ -104,8 +123,10 @@ def cmd_up(args: argparse.Namespace) -> int:
         state.services.append(name)
         state.save()
     names = [f"{HOST_PREFIX}{i}" for i in range(1, args.hosts + 1)]
-    for index, name in enumerate(names, start=1):
-        start_host(name, image, network, network.host_address(index))
+    host_roles = [roles[i % len(roles)] for i in range(len(names))]
+    for index, (name, role) in enumerate(zip(names, host_roles, strict=True), start=1):
+        host_image = gpu_image if role == "gpu-node" else image
+        start_host(name, host_image, network, network.host_address(index))
     moto = MotoServer(port=lab_port(), host=str(network.gateway), log=STATE_DIR / "moto.log")
     moto.start()
     state.moto_pid = moto.pid
@@ -115,10 +136,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     state.imds_pid = start_imds(moto.endpoint)
     state.save()
     ec2 = ec2_client(moto.endpoint)
-    role_cycle, zone_cycle = cycle(roles), cycle(AVAILABILITY_ZONES)
-    for index, name in enumerate(names, start=1):
+    zone_cycle = cycle(AVAILABILITY_ZONES)
+    for index, (name, role) in enumerate(zip(names, host_roles, strict=True), start=1):
         wait_for_systemd(name)
-        role, zone = next(role_cycle), next(zone_cycle)
+        zone = next(zone_cycle)
         instance = run_tagged_instance(
             ec2,
             name=name,
@@ -270,7 +291,7 @@ def cmd_scale(args: argparse.Namespace) -> int:
         if have < args.gpu_nodes:
             zones = [h.zone for h in state.hosts]
             zone = min(AVAILABILITY_ZONES, key=zones.count)  # across zones, as the group does
-            scaled = scale_out(state, zone)
+            scaled = scale_out(state, zone, baked=args.baked)
             steps, done = scaled.seconds, f"{scaled.host.name} in service"
         else:
             gone = scale_in(state)
@@ -301,6 +322,11 @@ def build_parser() -> argparse.ArgumentParser:
         default="gpu-node,rag-node",
         help="Role tags handed out to the hosts in turn (default gpu-node,rag-node)",
     )
+    up.add_argument(
+        "--baked",
+        action="store_true",
+        help="gpu-nodes boot the baked gpu-node image (`lab bake`; baked first when missing)",
+    )
     up.set_defaults(func=cmd_up)
     sub.add_parser("status", help="show the hosts and the EC2 API").set_defaults(func=cmd_status)
     sub.add_parser("down", help="remove everything `up` started").set_defaults(func=cmd_down)
@@ -314,7 +340,18 @@ def build_parser() -> argparse.ArgumentParser:
         "scale", help="gpu-nodes up or down to N: new ones configure themselves, leaving ones drain"
     )
     scale.add_argument("--gpu-nodes", type=int, required=True)
+    scale.add_argument(
+        "--unbaked",
+        dest="baked",
+        action="store_false",
+        help="start new gpu-nodes from the bare base image (the full release, the slow way)",
+    )
     scale.set_defaults(func=cmd_scale)
+    bake = sub.add_parser(
+        "bake", help="bake (or reuse) the gpu-node image for this checkout's bake hash"
+    )
+    bake.add_argument("--rebuild", action="store_true")
+    bake.set_defaults(func=cmd_bake)
     image = sub.add_parser("image", help="build (or reuse) the cached base image")
     image.add_argument("--rebuild", action="store_true")
     image.set_defaults(func=cmd_image)

@@ -77,6 +77,8 @@ LATEST_IMAGE = f"{IMAGE_REPO}:latest"
 # the Debian servers that stand in for RDS, ElastiCache and the load balancers baked in.
 SERVICES_IMAGE_REPO = "localhost/llm-fleet/debian12-lab-services"
 SERVICES_PACKAGES = ("postgresql", "redis-server", "haproxy", "python3-psycopg2")
+# The gpu-node image `lab bake` bakes from the base image (tagged with the release's bake hash).
+GPU_IMAGE_REPO = "localhost/llm-fleet/gpu-node"
 
 
 def image_name() -> str:

@@ -18,10 +18,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from fleetlib.paths import APPLY_WHEELS, REPO, WHEELHOUSE, venv_bin
+from fleetlib.paths import REPO, venv_bin
 from fleetlib.scripts import OLLAMA_MIRROR, load_script
 from fleetlib.wiring import templated, wired_file
-from lab.aws import client, models_mirror, releases_bucket, state_prefix
+from lab.aws import client, models_mirror
 from lab.config import (
     HOST_PREFIX,
     LAB_INVENTORY,
@@ -35,9 +35,9 @@ from lab.config import (
 )
 from lab.ec2 import ec2_client, elbv2_client, register_targets, sdk_env
 from lab.podman import start_host, wait_for_systemd
+from lab.release import lab_release
 from lab.state import LabHost, LabState
 from lab.user_data import fleet_values, render
-from tools.release import Built, build, publish
 
 
 @dataclass(frozen=True)
@@ -52,28 +52,6 @@ class ScaledIn:
     seconds: dict[str, float]
     # Connections still open when the deregistration delay ran out (cut by the termination).
     cut: int
-
-
-def lab_release(endpoint: str) -> Built:
-    """This checkout as a release (version lab-<commit>; uncommitted changes go too), published."""
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO, capture_output=True, text=True,
-        check=True,
-    ).stdout.strip()  # fmt: skip
-    apply = sorted(APPLY_WHEELS.glob("*.whl"))
-    if not apply:
-        raise SystemExit("no apply toolchain: `python -m tools.release build` downloads it once")
-    built = build(
-        f"lab-{commit}",
-        STATE_DIR / "release",
-        WHEELHOUSE,
-        apply,
-        carry_limit_mb=4096,
-        lab=True,
-    )
-    s3, ssm = client("s3", endpoint), client("ssm", endpoint)
-    publish(built, releases_bucket(), state_prefix(), s3, ssm)
-    return built
 
 
 def update_load_balancer() -> None:
@@ -160,13 +138,21 @@ def mirror_models(state: LabState) -> dict[str, object]:
     return report
 
 
-def scale_out(state: LabState, zone: str) -> ScaledOut:
+def scale_out(state: LabState, zone: str, baked: bool = True) -> ScaledOut:
+    """One more gpu-node, from the baked gpu-node image (baked first when its bake hash is new)
+    or, unbaked, from the bare base image as before images were baked."""
+    from lab.bake import ensure_baked_image
     from lab.ec2 import run_tagged_instance
 
     seconds: dict[str, float] = {}
     started = time.monotonic()
     built = lab_release(state.endpoint)
     seconds["release built and published"] = round(time.monotonic() - started, 1)
+    image = state.image
+    if baked:
+        started = time.monotonic()
+        image, _ = ensure_baked_image(built)
+        seconds["image baked (once per bake hash)"] = round(time.monotonic() - started, 1)
     started = time.monotonic()
     mirrored = mirror_models(state)
     seconds["models mirrored"] = round(time.monotonic() - started, 1)
@@ -174,8 +160,8 @@ def scale_out(state: LabState, zone: str) -> ScaledOut:
     network = lab_network()
     index = max(int(h.name.removeprefix(HOST_PREFIX)) for h in state.hosts) + 1
     name, address = f"{HOST_PREFIX}{index}", network.host_address(index)
-    started = time.monotonic()
-    start_host(name, state.image, network, address)
+    started = booted = time.monotonic()
+    start_host(name, image, network, address)
     wait_for_systemd(name)
     ec2 = ec2_client(state.endpoint)
     instance = run_tagged_instance(
@@ -212,5 +198,6 @@ def scale_out(state: LabState, zone: str) -> ScaledOut:
     started = time.monotonic()
     update_load_balancer()
     seconds["load balancer updated"] = round(time.monotonic() - started, 1)
+    seconds["container start to in service"] = round(time.monotonic() - booted, 1)
     print(f"release {built.artifact.name} ({built.sha256[:12]})")
     return ScaledOut(host, seconds)

@@ -32,6 +32,7 @@ ENTRIES = {
     "the data volume full": "The data volume is full",
     "a drift report that will not go clean": "A drift report that will not go clean",
     "a rolling update that stopped half way": "A rolling update (or a deploy's rollout) stopped",
+    "a host booted an image that does not match": "A host booted an image that does not match",
 }
 
 

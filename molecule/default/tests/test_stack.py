@@ -46,11 +46,12 @@ def test_inventory_groups_the_hosts_by_their_ec2_tags() -> None:
 
 
 def test_the_second_gpu_node_configured_itself_from_the_published_release() -> None:
-    """OTHER_GPU_HOST was launched as the auto scaling group launches a host (lab scale): its
-    user data fetched the release the SSM parameter names, checked it, and applied site.yml to
-    itself - the version it applied is the published one, its log says what it did and how
-    long each step took. (The idempotence run's site.yml from the controller changed nothing on
-    it; the other tests use it as any gpu-node.)"""
+    """OTHER_GPU_HOST was launched as the auto scaling group launches a host (lab scale), from
+    the baked gpu-node image: its user data fetched the thin release the SSM parameter names
+    (its image's bake hash is the release's), checked it, and applied site.yml to itself with
+    the toolchain the image holds - the version it applied is the published one, its log says
+    what it did and how long each step took. (The idempotence run's site.yml from the
+    controller changed nothing on it; the other tests use it as any gpu-node.)"""
     state = LabState.load()
     assert state is not None
     published = client("ssm", state.endpoint).get_parameter(Name=release_parameter(state_prefix()))[
@@ -58,14 +59,18 @@ def test_the_second_gpu_node_configured_itself_from_the_published_release() -> N
     ]["Value"]
     host = lab_host(OTHER_GPU_HOST)
     applied = json.loads(host.file("/opt/llm-fleet/applied.json").content_string)
+    image = applied.pop("image")
     assert applied == json.loads(published)
+    assert image["release"] == "thin" and image["image"] == image["expected"] == applied["bake"]
     outcome = json.loads(
         (STATE_DIR / f"user-data-{OTHER_GPU_HOST}.log").read_text().strip().splitlines()[-1]
     )
     assert outcome["result"] == "CONTINUE" and outcome["version"] == applied["version"]
-    assert {"release", "fetch", "toolchain", "converge"} <= set(outcome["steps"])
+    assert {"release", "fetch", "converge"} <= set(outcome["steps"])
+    assert "toolchain" not in outcome["steps"]  # the image's
     log = host.file(f"{wired('fleet_log_dir')}/llm-fleet-apply.log").content_string
     assert "converge: started" in log and "no launch lifecycle hook" in log
+    assert "this host's image matches the release" in log
     # Its models came from the fleet's S3 mirror (which lab scale filled from GPU_HOST's, as the
     # deploy fills it from Ollama's registry), none from a pull.
     converge = (STATE_DIR / f"user-data-{OTHER_GPU_HOST}.log").read_text()

@@ -11,7 +11,7 @@ from collections import Counter
 
 from fleetlib.paths import REPO
 
-SKIP = {".venv", ".venv-rag", ".venv-checkov", ".cache", ".git", "artifacts"}
+SKIP = {".venv", ".venv-rag", ".venv-checkov", ".cache", ".git", "artifacts", ".lab"}
 
 
 def project_files(pattern: str) -> list[str]:

@@ -9,18 +9,19 @@ from __future__ import annotations
 import json
 import subprocess
 
+from fleetlib.wiring import wired
 from lab.bake import bake_of, baked_image_name
 from lab.config import STATE_DIR, podman_env
 from tools.release import Built
 
-CHECKS = r"""
+CHECKS_TEMPLATE = r"""
 echo "machine-id=[$(cat /etc/machine-id)]"
 echo "ssh-host-keys=$(ls /etc/ssh/ssh_host_* 2>/dev/null | wc -l)"
 echo "ollama-keys=$(find / -xdev -name 'id_ed25519*' 2>/dev/null | wc -l)"
 echo "logs-with-content=$(find /var/log -type f -size +0 | wc -l)"
 echo "cloud-init-state=$(ls -A /var/lib/cloud 2>/dev/null | wc -l)"
 echo "releases=$(ls -A /opt/llm-fleet/releases 2>/dev/null | wc -l)"
-echo "data=$(ls -A /var/lib/llm-fleet 2>/dev/null | wc -l)"
+echo "data=$(ls -A {data_dir} 2>/dev/null | wc -l)"
 echo "units=$(ls /etc/systemd/system/open-webui.service /etc/systemd/system/ollama.service \
   /etc/systemd/system/fleet-rag.service 2>/dev/null | wc -l)"
 echo "env-files=$(ls /etc/open-webui/*.env /etc/fleet-rag/*.env 2>/dev/null | wc -l)"
@@ -32,6 +33,7 @@ echo "packages=$(dpkg-query -W -f='${Status} ${Package}\n' python3-boto3 python3
   unattended-upgrades 2>/dev/null | grep -c '^install ok installed')"
 echo "record=$(tr -d '\n' < /etc/llm-fleet/image.json)"
 """
+CHECKS = CHECKS_TEMPLATE.replace("{data_dir}", str(wired("fleet_data_dir")))
 
 
 def test_the_baked_image_holds_what_gpu_nodes_share_and_nothing_of_one_host() -> None:

@@ -12,6 +12,7 @@ With --check it changes nothing and reports what it would do."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import importlib.util
 import json
 import os
@@ -25,16 +26,38 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
 
+# The installed release's migration heads, by a key of its migration files: reading them loads
+# every migration script (1.7 s of a run that finds nothing to do); a new release changes the key.
+HEADS_CACHE = Path("/var/cache/llm-fleet/open-webui-alembic-heads.json")
 
-def alembic_heads(database_url: str) -> tuple[set[str], set[str]]:
+
+def release_heads(package: Path, keep: bool) -> set[str]:
+    """The heads of the installed open_webui's migrations (from the cache when its key matches;
+    kept there when keep)."""
+    versions = sorted(os.scandir(package / "migrations" / "versions"), key=lambda e: e.name)
+    listing = "".join(f"{e.name}:{e.stat().st_size}\n" for e in versions if e.is_file())
+    key = hashlib.sha256(listing.encode()).hexdigest()
+    try:
+        cached = json.loads(HEADS_CACHE.read_text())
+        if cached.get("key") == key:
+            return set(cached["heads"])
+    except (OSError, ValueError):
+        pass
+    config = Config(str(package / "alembic.ini"))
+    config.set_main_option("script_location", str(package / "migrations"))
+    heads = set(ScriptDirectory.from_config(config).get_heads())
+    if keep:
+        HEADS_CACHE.parent.mkdir(parents=True, exist_ok=True)
+        HEADS_CACHE.write_text(json.dumps({"key": key, "heads": sorted(heads)}))
+    return heads
+
+
+def alembic_heads(database_url: str, keep: bool = False) -> tuple[set[str], set[str]]:
     """The database's current revisions and the installed release's heads."""
     spec = importlib.util.find_spec("open_webui")
     if spec is None or spec.origin is None:
         raise SystemExit("open_webui is not installed in this Python")
-    package = Path(spec.origin).parent
-    config = Config(str(package / "alembic.ini"))
-    config.set_main_option("script_location", str(package / "migrations"))
-    heads = set(ScriptDirectory.from_config(config).get_heads())
+    heads = release_heads(Path(spec.origin).parent, keep)
     engine = create_engine(database_url)
     try:
         with engine.connect() as connection:
@@ -87,18 +110,19 @@ def main(argv: list[str]) -> int:
 
 
 def bootstrap(database_url: str, check: bool) -> int:
-    current, heads = alembic_heads(database_url)
+    current, heads = alembic_heads(database_url, keep=not check)
     migrate = current != heads
     if check:
         users = has_users(database_url) if not migrate or current else False
         report = {"migrated": migrate, "admin_created": not users, "revision": sorted(current)}
         print(json.dumps(report))
         return 0
-    # Open WebUI's own migration runner (what its startup runs with ENABLE_DB_MIGRATIONS=True);
-    # called here because reading the revisions above already imported open_webui.env.
-    import open_webui.config
-
     if migrate:
+        # Open WebUI's own migration runner (what its startup runs with
+        # ENABLE_DB_MIGRATIONS=True). Imported only when needed: importing open_webui.config
+        # takes seconds, most of a run that finds the schema current and the admin there.
+        import open_webui.config
+
         open_webui.config.run_migrations()
 
     created = False
@@ -116,7 +140,8 @@ def bootstrap(database_url: str, check: bool) -> int:
             print("open_webui: could not create the first admin (see above)", file=sys.stderr)
             return 1
         created = True
-    current, _ = alembic_heads(database_url)
+    if migrate:  # reading the heads loads every migration script: 1.7 s, only when they ran
+        current, _ = alembic_heads(database_url)
     print(json.dumps({"migrated": migrate, "admin_created": created, "revision": sorted(current)}))
     return 0
 

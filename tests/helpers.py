@@ -74,7 +74,10 @@ def refused_before_any_change(
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert message in " ".join(output.split()), output[-3000:]
-    assert "Create the group of" not in output and "Install the venv" not in output
+    assert (
+        "Create the user, folders and log file of" not in output
+        and "Install the venv" not in output
+    )
     return output
 
 

@@ -16,11 +16,24 @@ password in a URL (scheme://user:password@host).
         settings_format: env         # env (NAME=value), keyvalue (name = value), json, yaml, lines
         owner: root
         ...                          # every other option goes to template (or copy) as it is
+
+The `files` form writes several files in one module call (fleet_common's fleet_files): a
+service's environment, unit and sandbox drop-in cost one remote Python start instead of six,
+most of a no-op run's time. Each entry is src (a template) or content, dest, settings_format,
+owner, group, mode; each setting line names its file ("<dest>: NAME: old -> new").
+
+    - name: Write the environment, unit and sandbox of open-webui.service
+      fleet_config:
+        files:
+          - {src: service.env.j2, dest: /etc/open-webui/open-webui.env, settings_format: env,
+             owner: root, group: open-webui, mode: "0640"}
+          - {src: service.unit.j2, dest: /etc/systemd/system/open-webui.service}
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -28,8 +41,17 @@ from typing import Any
 import yaml
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
+from ansible.template import trust_as_template
+
+try:  # the template action's own variables (ansible_managed and its kin)
+    from ansible._internal._templating._template_vars import generate_ansible_template_vars
+except ImportError:  # pragma: no cover - an ansible-core without data tagging
+    generate_ansible_template_vars = None
 
 FORMATS = ("env", "keyvalue", "json", "yaml", "lines")
+FILE_KEYS = frozenset(
+    {"src", "content", "dest", "settings_format", "owner", "group", "mode", "validate"}
+)
 SECRET = "<secret>"
 CHANGED_SECRET = "<secret, changed>"
 PATTERNS_VAR = "fleet_secret_setting_patterns"
@@ -140,6 +162,10 @@ class ActionModule(ActionBase):  # type: ignore[misc]
         if PATTERNS_VAR not in task_vars:
             raise AnsibleActionFail(f"{PATTERNS_VAR} is not set (the wiring, role fleet_wiring)")
         patterns = [str(p) for p in self._templar.template(task_vars[PATTERNS_VAR])]
+        if "files" in args:
+            return self._run_files(args.pop("files"), args, task_vars, patterns, named=True)
+        if set(args) <= FILE_KEYS:  # one file: the same single module call, settings unprefixed
+            return self._run_files([{**args, "settings_format": form}], {}, task_vars, patterns)
         # The inner action always diffs (the settings come from its before and after); what it
         # shows is replaced below, masked, and only where the task asked for a diff.
         task = self._task.copy()
@@ -181,4 +207,101 @@ class ActionModule(ActionBase):  # type: ignore[misc]
                     "after": masked(after, before, patterns, form),
                 },
             ]
+        return result
+
+    def _render(self, entry: dict[str, Any], task_vars: dict[str, Any]) -> str:
+        """An entry's text: its content, or its template rendered as the template action does
+        (the role's templates folder, trim_blocks, ansible_managed)."""
+        if "content" in entry:
+            return str(entry["content"])
+        source = self._find_needle("templates", str(entry["src"]))
+        variables = dict(task_vars)
+        if generate_ansible_template_vars is not None:
+            variables.update(
+                generate_ansible_template_vars(
+                    path=str(entry["src"]),
+                    fullpath=source,
+                    dest_path=str(entry["dest"]),
+                    include_ansible_managed="ansible_managed" not in variables,
+                )
+            )
+        searchpath = [os.path.dirname(source), *task_vars.get("ansible_search_path", [])]
+        templar = self._templar.copy_with_new_env(
+            searchpath=searchpath, available_variables=variables
+        )
+        text = templar.template(
+            trust_as_template(self._loader.get_text_file_contents(source)),
+            escape_backslashes=False,
+            overrides={"trim_blocks": True, "lstrip_blocks": False},
+        )
+        return "" if text is None else str(text)
+
+    def _run_files(
+        self,
+        entries: Any,
+        args: dict[str, Any],
+        task_vars: dict[str, Any],
+        patterns: list[str],
+        named: bool = False,
+    ) -> dict[str, Any]:
+        """Write the entries with one fleet_files call; each setting line names its file when
+        named (the files form)."""
+        if args:
+            raise AnsibleActionFail(f"files: no other option beside it (got {', '.join(args)})")
+        if not isinstance(entries, list) or not entries:
+            raise AnsibleActionFail("files: a non-empty list of {src or content, dest, ...}")
+        forms: list[str] = []
+        module_files: list[dict[str, Any]] = []
+        for entry in entries:
+            if not isinstance(entry, dict) or "dest" not in entry:
+                raise AnsibleActionFail(f"files: each entry needs a dest (got {entry!r})")
+            unknown = set(entry) - FILE_KEYS
+            if unknown or ("src" in entry) == ("content" in entry):
+                raise AnsibleActionFail(
+                    f"files: {entry['dest']}: src or content, and only "
+                    f"{', '.join(sorted(FILE_KEYS))} (got {', '.join(sorted(entry))})"
+                )
+            form = str(entry.get("settings_format", "lines"))
+            if form not in FORMATS:
+                raise AnsibleActionFail(
+                    f"{entry['dest']}: settings_format {form!r}: one of {', '.join(FORMATS)}"
+                )
+            forms.append(form)
+            module_files.append(
+                {
+                    "dest": str(entry["dest"]),
+                    "content": self._render(entry, task_vars),
+                    "owner": str(entry.get("owner", "root")),
+                    "group": str(entry.get("group", "root")),
+                    "mode": str(entry.get("mode", "0644")),
+                    "validate": entry.get("validate"),
+                }
+            )
+        result: dict[str, Any] = self._execute_module(
+            module_name="fleet_files", module_args={"files": module_files}, task_vars=task_vars
+        )
+        result.pop("invocation", None)
+        if result.get("failed"):
+            return result
+        settings: list[str] = []
+        diffs: list[dict[str, str]] = []
+        for sent, form, found in zip(module_files, forms, result["files"], strict=True):
+            text_before = found.pop("before", None)
+            if text_before is None:
+                continue
+            before, after = parse(text_before, form), parse(sent["content"], form)
+            start, end = (after, before) if self._play_context.check_mode else (before, after)
+            lines = changes(start, end, patterns, form) or [NOTHING_NAMED]
+            settings += [f"{sent['dest']}: {line}" if named else line for line in lines]
+            diffs.append(
+                {
+                    "before_header": sent["dest"],
+                    "after_header": sent["dest"],
+                    "before": masked(before, after, patterns, form),
+                    "after": masked(after, before, patterns, form),
+                }
+            )
+        result["settings"] = settings
+        if self._task.diff and diffs:
+            result["diff"] = diffs
         return result

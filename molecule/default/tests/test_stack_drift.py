@@ -39,13 +39,13 @@ TAMPERS = [
         "the database password in Open WebUI's environment changed",
         GPU_HOST,
         f"sed -i 's|^\\(DATABASE_URL=[^:]*://[^:]*:\\)[^@]*@|\\1{PLANTED}@|' {OPEN_WEBUI_ENV}",
-        "fleet_common : Write the environment of open-webui.service",
+        "fleet_common : Write the environment, unit and sandbox of open-webui.service",
     ),
     (
         "sign-up opened (a security setting, not a secret)",
         GPU_HOST,
         f"sed -i 's/^ENABLE_SIGNUP=.*/ENABLE_SIGNUP=True/' {OPEN_WEBUI_ENV}",
-        "fleet_common : Write the environment of open-webui.service",
+        "fleet_common : Write the environment, unit and sandbox of open-webui.service",
     ),
     (
         "a token written into the sysctl profile",
@@ -98,13 +98,13 @@ TAMPERS = [
         "a unit file edited",
         GPU_HOST,
         "echo '# edited by hand' >> /etc/systemd/system/open-webui.service",
-        "fleet_common : Install the unit open-webui.service",
+        "fleet_common : Write the environment, unit and sandbox of open-webui.service",
     ),
     (
         "a secret's mode changed",
         RAG_HOST,
         "chmod 0644 /etc/chroma/token",
-        "fleet_common : Keep the owner and mode of an existing secret right",
+        "fleet_common : Keep the secrets of chroma.service",
     ),
     (
         "a pre-pulled model removed",
@@ -129,7 +129,7 @@ TAMPERS = [
         "the Chroma token rotated by hand",
         RAG_HOST,
         "printf rotated-by-hand-0123456789 > /etc/chroma/token",
-        "fleet_common : Write the environment of chroma.service",
+        "fleet_common : Write the environment, unit and sandbox of chroma.service",
     ),
 ]
 
@@ -185,16 +185,22 @@ def test_hand_changes_are_detected_then_corrected() -> None:
     }
     for what, name, _, task in TAMPERS:
         assert any(h == name and task in t for h, t in changed), f"{what} not reported: {changed}"
-    assert settings(GPU_HOST, "Write the environment of open-webui.service") == [
-        "ENABLE_SIGNUP: False -> True",  # in the environment file's order
-        "DATABASE_URL: changed (secret)",
+    assert settings(GPU_HOST, "Write the environment, unit and sandbox of open-webui.service") == [
+        f"{OPEN_WEBUI_ENV}: ENABLE_SIGNUP: False -> True",  # in the environment file's order
+        f"{OPEN_WEBUI_ENV}: DATABASE_URL: changed (secret)",
+        "/etc/systemd/system/open-webui.service: added: # edited by hand",
     ]
     assert "llm_fleet.api_token: added (secret)" in settings(GPU_HOST, "sysctl profile")
     assert settings(GPU_HOST, "Write the agent config") == [
         "credentials.secret_key: added (secret)"
     ]
-    assert settings(RAG_HOST, "audit rules") == ["added: # password=<secret>"]
-    assert 'added: Acquire::http::Password "<secret>";' in settings(RAG_HOST, "Upgrade from")
+    assert settings(RAG_HOST, "audit rules") == [
+        "/etc/audit/rules.d/50-llm-fleet.rules: added: # password=<secret>"
+    ]
+    upgrades = "/etc/apt/apt.conf.d/52llm-fleet-unattended-upgrades"
+    assert f'{upgrades}: added: Acquire::http::Password "<secret>";' in settings(
+        RAG_HOST, "Upgrade from"
+    )
     corrected = drift("--correct")
     assert corrected.returncode == 0
     for secret in (PLANTED, database_password.group(1), "rotated-by-hand"):

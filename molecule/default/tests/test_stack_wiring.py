@@ -15,9 +15,10 @@ from fleetlib.paths import venv_bin
 from tests.helpers import run_tool
 
 WOULD_CHANGE = {
-    "fleet_common : Install the unit ollama.service",  # OLLAMA_HOST
-    "fleet_common : Write the environment of open-webui.service",  # OLLAMA_BASE_URLS
-    "fleet_common : Write the environment of fleet-rag.service",  # FLEET_RAG_OLLAMA_URL
+    "fleet_common : Write the environment, unit and sandbox of ollama.service",  # OLLAMA_HOST
+    # OLLAMA_BASE_URLS, FLEET_RAG_OLLAMA_URL
+    "fleet_common : Write the environment, unit and sandbox of open-webui.service",
+    "fleet_common : Write the environment, unit and sandbox of fleet-rag.service",
 }
 
 

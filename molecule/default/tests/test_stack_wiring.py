@@ -39,5 +39,5 @@ def test_moving_ollama_moves_every_consumer(tmp_path: Path) -> None:
     assert changed >= WOULD_CHANGE, changed
     roles = {c["role"] for c in report["changed"]}
     assert roles <= {"fleet_common", "ollama", "open_webui", "chromadb_rag"}, changed
-    unit = next(c for c in report["changed"] if c["task"].endswith("unit ollama.service"))
+    unit = next(c for c in report["changed"] if c["task"].endswith("sandbox of ollama.service"))
     assert "OLLAMA_HOST=127.0.0.1:11999" in unit["diff"]

@@ -50,7 +50,9 @@ BAKE_FILES = (
     "roles/open_webui/tasks/install.yml",
     "roles/chromadb_rag/tasks/install.yml",
     "roles/cloudwatch_agent/tasks/install.yml",
+    "roles/cloudwatch_agent/tasks/package.yml",
     "roles/ssm_agent/tasks/install.yml",
+    "roles/ssm_agent/tasks/package.yml",
     "roles/security_baseline/tasks/install.yml",
 )
 # The install tasks' versions and choices; the roles whose defaults hold them.

@@ -9,18 +9,21 @@ Which settings are secret is the wiring's fleet_secret_setting_patterns (regular
 matched against a setting's name, case-insensitive), and any setting whose value carries a
 password in a URL (scheme://user:password@host).
 
-    - name: Write the environment of open-webui.service
+    - name: Write the agent configuration
       fleet_config:
-        src: service.env.j2          # or content: "..."
-        dest: /etc/open-webui/open-webui.env
-        settings_format: env         # env (NAME=value), keyvalue (name = value), json, yaml, lines
-        owner: root
-        ...                          # every other option goes to template (or copy) as it is
+        src: agent.json.j2           # or content: "..."
+        dest: /opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json
+        settings_format: json        # env (NAME=value), keyvalue (name = value), json, yaml, lines
+        owner: root                  # owner, group, mode: root, root, 0644 unless given
+        validate: /usr/bin/check %s  # optional: run on the new content before it is moved in
 
-The `files` form writes several files in one module call (fleet_common's fleet_files): a
-service's environment, unit and sandbox drop-in cost one remote Python start instead of six,
-most of a no-op run's time. Each entry is src (a template) or content, dest, settings_format,
-owner, group, mode; each setting line names its file ("<dest>: NAME: old -> new").
+With only these options the file takes one module call (plugins/modules/fleet_files.py, where
+ansible.builtin.template or copy take two: a stat, then a file); any other option (backup,
+follow...) goes to template (or copy) as it is.
+
+The `files` form writes several files in one module call: a service's environment, unit and
+sandbox drop-in cost one remote Python start instead of six, most of a no-op run's time. Each
+entry takes the options above; each setting line names its file ("<dest>: NAME: old -> new").
 
     - name: Write the environment, unit and sandbox of open-webui.service
       fleet_config:
@@ -32,6 +35,7 @@ owner, group, mode; each setting line names its file ("<dest>: NAME: old -> new"
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -286,9 +290,10 @@ class ActionModule(ActionBase):  # type: ignore[misc]
         settings: list[str] = []
         diffs: list[dict[str, str]] = []
         for sent, form, found in zip(module_files, forms, result["files"], strict=True):
-            text_before = found.pop("before", None)
-            if text_before is None:
+            encoded = found.pop("before_b64", None)
+            if encoded is None:
                 continue
+            text_before = base64.b64decode(encoded).decode("utf-8", "surrogateescape")
             before, after = parse(text_before, form), parse(sent["content"], form)
             start, end = (after, before) if self._play_context.check_mode else (before, after)
             lines = changes(start, end, patterns, form) or [NOTHING_NAMED]

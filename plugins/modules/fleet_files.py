@@ -1,7 +1,7 @@
 #!/usr/bin/python
 """Ansible module: several text files with their owner, group and mode, in one call.
 
-The module behind the action plugin fleet_config's `files:` form (a service's environment file,
+The module behind the action plugin fleet_config (its `files:` form: a service's environment file,
 unit and sandbox drop-in): what a template task per file would do, one module call instead of
 two per file (each call costs a Python start and an import of Ansible's module code on the host,
 most of a no-op run's time). The contents are given already rendered; the before-contents of the
@@ -10,6 +10,7 @@ secrets masked, and drops them."""
 
 from __future__ import annotations
 
+import base64
 import os
 import tempfile
 from typing import Any
@@ -35,8 +36,8 @@ author: llm-fleet
 
 RETURN = r"""
 files:
-  description: One entry per file given - dest, changed, content_changed, and before (the old
-    content, only where the content differs; the action plugin removes it).
+  description: One entry per file given - dest, changed, content_changed, and before_b64 (the
+    old content in base64, only where the content differs; the action plugin removes it).
   returned: always
   type: list
   elements: dict
@@ -112,7 +113,11 @@ def main() -> None:
             "content_changed": content_changed,
         }
         if content_changed:
-            entry["before"] = before if before is not None else ""
+            # Encoded: Ansible masks a no_log option's value (the new content) wherever it
+            # appears in a result, and an old content often holds all of the new one.
+            entry["before_b64"] = base64.b64encode(
+                (before or "").encode("utf-8", "surrogateescape")
+            ).decode("ascii")
         results.append(entry)
     module.exit_json(changed=any(r["changed"] for r in results), files=results)
 

@@ -67,14 +67,20 @@ def read(path: str) -> str | None:
         return None
 
 
-def write(module: AnsibleModule, path: str, value: str) -> None:
-    """The value into the path, atomically; the temporary file is 0600 from its first byte."""
+def write(
+    module: AnsibleModule, path: str, value: str, owner: tuple[int, int] | None, mode: int
+) -> None:
+    """The value into the path, atomically: the temporary file is 0600 from its first byte and
+    gets its owner and mode before it takes the path's place."""
     folder = os.path.dirname(path) or "."
     if not os.path.isdir(folder):
         module.fail_json(msg=f"{path}: its folder {folder} does not exist")
     handle, temp = tempfile.mkstemp(dir=folder, prefix=".fleet_secret_files.")
     with os.fdopen(handle, "w", encoding="utf-8") as out:
         out.write(value)
+    if owner is not None:
+        os.chown(temp, *owner)
+    os.chmod(temp, mode)
     os.replace(temp, path)
 
 
@@ -90,24 +96,20 @@ def ids(module: AnsibleModule, path: str, owner: str, group: str) -> tuple[int, 
 
 def keep(module: AnsibleModule, item: dict[str, Any], changes: list[str]) -> str:
     path, given = str(item["path"]), str(item.get("value") or "")
+    mode = int(str(item["mode"]), 8)
+    wanted = ids(module, path, str(item["owner"]), str(item["group"]))
     found = read(path)
     if found is None:
         value = given or ("".join(secrets.choice(ALPHABET) for _ in range(int(item["length"]))))
         changes.append(f"{path}: {'set' if given else 'generated'}")
-        if module.check_mode:
-            return given or PLACEHOLDER
-        write(module, path, value)
-    elif given and given != found:
-        changes.append(f"{path}: set (it differed)")
-        value = given
         if not module.check_mode:
-            write(module, path, value)
-    else:
-        value = found
-    mode = int(str(item["mode"]), 8)
-    wanted = ids(module, path, str(item["owner"]), str(item["group"]))
-    if module.check_mode and not os.path.exists(path):
-        return value
+            write(module, path, value, wanted, mode)
+        return given or PLACEHOLDER if module.check_mode else value
+    if given and given != found:
+        changes.append(f"{path}: set (it differed)")
+        if not module.check_mode:
+            write(module, path, given, wanted, mode)
+            return given
     now = os.stat(path)
     if wanted is not None and (now.st_uid, now.st_gid) != wanted:
         changes.append(f"{path}: owner -> {item['owner']}:{item['group']}")
@@ -117,7 +119,7 @@ def keep(module: AnsibleModule, item: dict[str, Any], changes: list[str]) -> str
         changes.append(f"{path}: mode {stat.S_IMODE(now.st_mode):04o} -> {mode:04o}")
         if not module.check_mode:
             os.chmod(path, mode)
-    return value
+    return given or found
 
 
 def main() -> None:

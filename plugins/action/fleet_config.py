@@ -1,5 +1,5 @@
-"""Action plugin fleet_config: ansible.builtin.template (or, given content, ansible.builtin.copy)
-for a configuration file, whose diff and result name each setting that differs, with the values
+"""Action plugin fleet_config: what ansible.builtin.template (or, given content, copy) does for a
+configuration file, whose diff and result name each setting that differs, with the values
 of secret settings replaced by a marker. A drift report then says "ENABLE_SIGNUP: False -> True"
 and "DATABASE_URL: changed (secret)" instead of an empty, hidden diff - checking (a drift
 report), from what the release declares to what the host has; applying, from the old value to
@@ -17,9 +17,8 @@ password in a URL (scheme://user:password@host).
         owner: root                  # owner, group, mode: root, root, 0644 unless given
         validate: /usr/bin/check %s  # optional: run on the new content before it is moved in
 
-With only these options the file takes one module call (plugins/modules/fleet_files.py, where
-ansible.builtin.template or copy take two: a stat, then a file); any other option (backup,
-follow...) goes to template (or copy) as it is.
+The file takes one module call (plugins/modules/fleet_files.py, where ansible.builtin.template or
+copy take two: a stat, then a file); any other option is refused by name.
 
 The `files` form writes several files in one module call: a service's environment, unit and
 sandbox drop-in cost one remote Python start instead of six, most of a no-op run's time. Each
@@ -155,7 +154,7 @@ def masked(
 
 class ActionModule(ActionBase):  # type: ignore[misc]
     TRANSFERS_FILES = True
-    _VALID_ARGS: frozenset[str] = frozenset()  # checked by template or copy
+    _VALID_ARGS: frozenset[str] = frozenset()  # checked by _run_files (FILE_KEYS)
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         task_vars = task_vars or {}
@@ -168,50 +167,8 @@ class ActionModule(ActionBase):  # type: ignore[misc]
         patterns = [str(p) for p in self._templar.template(task_vars[PATTERNS_VAR])]
         if "files" in args:
             return self._run_files(args.pop("files"), args, task_vars, patterns, named=True)
-        if set(args) <= FILE_KEYS:  # one file: the same single module call, settings unprefixed
-            return self._run_files([{**args, "settings_format": form}], {}, task_vars, patterns)
-        # The inner action always diffs (the settings come from its before and after); what it
-        # shows is replaced below, masked, and only where the task asked for a diff.
-        task = self._task.copy()
-        task.args = args
-        task.diff = True
-        action = self._shared_loader_obj.action_loader.get(
-            "ansible.legacy.copy" if "content" in args else "ansible.legacy.template",
-            task=task,
-            connection=self._connection,
-            play_context=self._play_context,
-            loader=self._loader,
-            templar=self._templar,
-            shared_loader_obj=self._shared_loader_obj,
-        )
-        result: dict[str, Any] = action.run(task_vars=task_vars)
-        diffs = result.pop("diff", None) or []
-        diffs = [diffs] if isinstance(diffs, dict) else diffs
-        content = [d for d in diffs if "before" in d and "after" in d]
-        result.pop("invocation", None)  # copy's module arguments: the content itself
-        if not content:  # no text to compare (a mode or owner change alone, a binary file)
-            if self._task.diff and diffs:
-                result["diff"] = diffs
-            return result
-        text_before, text_after = str(content[0]["before"]), str(content[0]["after"])
-        before, after = parse(text_before, form), parse(text_after, form)
-        # Checking (a drift report), each setting reads from what the release declares to what
-        # the host has; applying, from what the host had to what it has now.
-        start, end = (after, before) if self._play_context.check_mode else (before, after)
-        result["settings"] = changes(start, end, patterns, form) or (
-            [NOTHING_NAMED] if text_before != text_after else []
-        )
-        if self._task.diff:
-            result["diff"] = [
-                *(d for d in diffs if d not in content),  # mode or owner changes
-                {
-                    "before_header": content[0].get("before_header", args.get("dest")),
-                    "after_header": content[0].get("after_header", args.get("dest")),
-                    "before": masked(before, after, patterns, form),
-                    "after": masked(after, before, patterns, form),
-                },
-            ]
-        return result
+        # One file: the same single module call, its settings unprefixed.
+        return self._run_files([{**args, "settings_format": form}], {}, task_vars, patterns)
 
     def _render(self, entry: dict[str, Any], task_vars: dict[str, Any]) -> str:
         """An entry's text: its content, or its template rendered as the template action does

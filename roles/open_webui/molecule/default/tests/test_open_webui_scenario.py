@@ -1,10 +1,20 @@
 """open_webui (the real Open WebUI) against the Ollama-API-compatible TEST STAND-IN: a hardened
-service on loopback, health, the bootstrapped admin, models listed and a chat completion."""
+service on loopback, health, the bootstrapped admin, models listed and a chat completion; and
+single sign-on with a TEST identity provider (oidc-provider-mock, an OpenID Connect provider that
+stands in for the organisation's: Entra ID, Okta, Cognito), run here on the controller at the
+container's gateway: who gets in by group, an admin demoted, password sign-in closed through the
+load balancer, groups synced and used for a knowledge collection, and SCIM deactivation."""
 
 from __future__ import annotations
 
+import base64
 import json
+import subprocess
+import sys
 import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,9 +24,11 @@ from fleetlib.wiring import wired
 
 CALL = """
 import json, sys, urllib.request, urllib.error
-method, url, token, body = sys.argv[1:5]
+method, url, token, body, headers = sys.argv[1:6]
 request = urllib.request.Request(url, method=method, data=body.encode() if body else None)
 request.add_header("Content-Type", "application/json")
+for name, value in json.loads(headers).items():
+    request.add_header(name, value)
 if token:
     request.add_header("Authorization", "Bearer " + token)
 try:
@@ -30,9 +42,24 @@ PORT = wired("open_webui_port")
 API = f"http://127.0.0.1:{PORT}"  # the scenario keeps Open WebUI on loopback
 
 
-def call(host: Host, method: str, path: str, token: str = "", body: Any = None) -> dict[str, Any]:
+def call(
+    host: Host,
+    method: str,
+    path: str,
+    token: str = "",
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
     payload = json.dumps(body) if body is not None else ""
-    out = host.check_output("python3 -c %s %s %s %s %s", CALL, method, API + path, token, payload)
+    out = host.check_output(
+        "python3 -c %s %s %s %s %s %s",
+        CALL,
+        method,
+        API + path,
+        token,
+        payload,
+        json.dumps(headers or {}),
+    )
     result: dict[str, Any] = json.loads(out)
     return result
 
@@ -111,7 +138,7 @@ def test_chat_completion_through_open_webui(host: Host, token: str) -> None:
 
 def healthy(host: Host) -> bool:
     """/health answers 200 (a refused connection while it starts counts as not yet)."""
-    result = host.run("python3 -c %s %s %s %s %s", CALL, "GET", API + "/health", "", "")
+    result = host.run("python3 -c %s %s %s %s %s %s", CALL, "GET", API + "/health", "", "", "{}")
     return bool(result.rc == 0 and json.loads(result.stdout)["status"] == 200)
 
 
@@ -126,3 +153,233 @@ def test_systemd_brings_a_killed_open_webui_back(host: Host) -> None:
             break
     assert new_pid not in ("0", pid)
     assert healthy(host)
+
+
+# Single sign-on --------------------------------------------------------------------------------
+
+# A person's sign-in as a browser does it, inside the container: Open WebUI's /oauth/oidc/login,
+# the provider's authorization form (the test provider asks only for the subject), then the
+# callback; prints where it landed and the session cookie.
+SIGN_IN = """
+import http.cookiejar, json, sys, urllib.error, urllib.parse, urllib.request
+base, sub = sys.argv[1:3]
+jar = http.cookiejar.CookieJar()
+class Stay(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), Stay)
+def go(url, data=None):
+    try:
+        response = opener.open(urllib.request.Request(url, data=data), timeout=60)
+    except urllib.error.HTTPError as error:
+        response = error
+    return response.headers.get("Location", "")
+authorize = go(base + "/oauth/oidc/login")
+back = go(authorize, urllib.parse.urlencode({"sub": sub}).encode())
+landing = go(back)
+token = next((cookie.value for cookie in jar if cookie.name == "token"), "")
+print(json.dumps({"authorize": authorize, "landing": landing, "token": token}))
+"""
+SCIM_PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+SCIM_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+
+
+def environment(host: Host) -> dict[str, str]:
+    lines = host.file("/etc/open-webui/open-webui.env").content_string.splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+
+
+@pytest.fixture(scope="module")
+def provider(host: Host) -> Iterator[str]:
+    """The TEST identity provider, on the address the converge gave Open WebUI as its issuer."""
+    issuer = environment(host)["OPENID_PROVIDER_URL"].removesuffix(
+        "/.well-known/openid-configuration"
+    )
+    where = urllib.parse.urlsplit(issuer)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "oidc_provider_mock",
+            "-H",
+            str(where.hostname),
+            "-p",
+            str(where.port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(50):
+            try:
+                urllib.request.urlopen(
+                    issuer + "/.well-known/openid-configuration", timeout=2
+                ).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        yield issuer
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def person(provider: str, sub: str, **claims: Any) -> None:
+    """The person as the provider describes them (their claims replace the previous ones)."""
+    body = json.dumps({"email": f"{sub}@example.org", "name": sub.title(), **claims}).encode()
+    request = urllib.request.Request(
+        f"{provider}/users/{sub}",
+        data=body,
+        method="PUT",
+        headers={"Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(request, timeout=10).close()
+
+
+def sign_in(host: Host, provider: str, sub: str, **claims: Any) -> dict[str, str]:
+    person(provider, sub, **claims)
+    result: dict[str, str] = json.loads(host.check_output("python3 -c %s %s %s", SIGN_IN, API, sub))
+    assert result["authorize"].startswith(provider), result
+    return result
+
+
+def user_of(host: Host, admin: str, sub: str) -> dict[str, Any] | None:
+    users = call(host, "GET", "/api/v1/users/?query=" + sub, token=admin)["body"]["users"]
+    found = [u for u in users if u["email"] == f"{sub}@example.org"]
+    return found[0] if found else None
+
+
+def test_sso_member_of_a_user_group_signs_in_with_the_test_identity_provider(
+    host: Host, provider: str, token: str
+) -> None:
+    result = sign_in(host, provider, "alice", groups=["staff"])
+    assert result["landing"].endswith("/auth") and result["token"], result
+    me = call(host, "GET", "/api/v1/auths/", token=result["token"])["body"]
+    assert me["role"] == "user" and me["email"] == "alice@example.org"
+    # The session lasts the fleet's lifetime (8 hours), not Open WebUI's four weeks.
+    payload = result["token"].split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert 8 * 3600 - 120 <= claims["exp"] - time.time() <= 8 * 3600
+    assert call(host, "GET", "/api/models", token=result["token"])["status"] == 200
+
+
+def test_sso_person_in_no_allowed_group_is_refused_with_the_reason(
+    host: Host, provider: str, token: str
+) -> None:
+    result = sign_in(host, provider, "bob", groups=["contractors"])
+    assert not result["token"]
+    reason = urllib.parse.unquote_plus(result["landing"])
+    assert "not in a group allowed to use this service" in reason and "staff" in reason, reason
+    assert user_of(host, token, "bob") is None  # refused, not left pending
+
+
+def test_sso_admin_group_removed_demotes_even_with_no_groups_claim(
+    host: Host, provider: str, token: str
+) -> None:
+    admin = sign_in(host, provider, "carol", groups=["staff", "llm-admins"])
+    assert call(host, "GET", "/api/v1/auths/", token=admin["token"])["body"]["role"] == "admin"
+    # The provider stops sending the claim: refused, and the account deactivated at once.
+    refused = sign_in(host, provider, "carol")
+    assert not refused["token"] and "not in a group allowed" in urllib.parse.unquote_plus(
+        refused["landing"]
+    )
+    assert call(host, "GET", "/api/models", token=admin["token"])["status"] in (401, 403)
+    # Back in a user group only: a user, no longer an admin.
+    again = sign_in(host, provider, "carol", groups=["staff"])
+    assert call(host, "GET", "/api/v1/auths/", token=again["token"])["body"]["role"] == "user"
+
+
+def test_sso_passwords_only_inside_the_vpc(host: Host, provider: str, token: str) -> None:
+    password = host.file("/etc/open-webui/admin-password").content_string.strip()
+    credentials = {"email": "admin@llm-fleet.local", "password": password}
+    through_lb = {"X-Forwarded-For": "203.0.113.9"}
+    refused = call(host, "POST", "/api/v1/auths/signin", body=credentials, headers=through_lb)
+    assert refused["status"] == 403 and "sign in with" in json.loads(refused["body"])["detail"]
+    added = call(
+        host,
+        "POST",
+        "/api/v1/auths/add",
+        token=token,
+        headers=through_lb,
+        body={
+            "name": "Eve",
+            "email": "eve@example.org",
+            "password": "pw-12345678",
+            "role": "admin",
+        },
+    )
+    assert added["status"] == 403
+    # The break-glass path: the host's own address, no load balancer in between.
+    assert call(host, "POST", "/api/v1/auths/signin", body=credentials)["status"] == 200
+    config = call(host, "GET", "/api/config")["body"]
+    assert (
+        config["features"]["enable_login_form"] is False
+        and config["features"]["enable_signup"] is False
+    )
+
+
+def test_sso_groups_are_synced_and_share_a_knowledge_collection(
+    host: Host, provider: str, token: str
+) -> None:
+    member = sign_in(host, provider, "frank", groups=["staff", "research"])
+    outsider = sign_in(host, provider, "grace", groups=["staff"])
+    groups = call(host, "GET", "/api/v1/groups/", token=token)["body"]
+    research = next(g for g in groups if g["name"] == "research")
+    created = call(
+        host,
+        "POST",
+        "/api/v1/knowledge/create",
+        token=token,
+        body={
+            "name": "Research notes",
+            "description": "for the research group",
+            "access_grants": [
+                {"principal_type": "group", "principal_id": research["id"], "permission": "read"}
+            ],
+        },
+    )
+    assert created["status"] == 200, created
+    knowledge = created["body"]["id"]
+    assert (
+        call(host, "GET", f"/api/v1/knowledge/{knowledge}", token=member["token"])["status"] == 200
+    )
+    assert call(host, "GET", f"/api/v1/knowledge/{knowledge}", token=outsider["token"])[
+        "status"
+    ] in (401, 403, 404)
+    # Leaving the group at the provider takes the collection away at the next sign-in.
+    left = sign_in(host, provider, "frank", groups=["staff"])
+    assert call(host, "GET", f"/api/v1/knowledge/{knowledge}", token=left["token"])["status"] in (
+        401,
+        403,
+        404,
+    )
+
+
+def scim(host: Host, method: str, path: str, body: Any) -> dict[str, Any]:
+    secret = host.file("/etc/open-webui/scim-token").content_string.strip()
+    return call(host, method, "/api/v1/scim/v2" + path, token=secret, body=body)
+
+
+def test_sso_scim_deactivation_ends_access_at_the_next_request(
+    host: Host, provider: str, token: str
+) -> None:
+    # Okta deactivates with a PUT of the whole user, Entra ID with a PATCH of `active`.
+    for sub, groups in (("heidi", ["staff"]), ("ivan", ["llm-admins"])):
+        session = sign_in(host, provider, sub, groups=groups)
+        assert call(host, "GET", "/api/models", token=session["token"])["status"] == 200
+        found = user_of(host, token, sub)
+        assert found is not None
+        if sub == "heidi":
+            body = {"schemas": [SCIM_USER], "userName": f"{sub}@example.org", "active": False}
+            reply = scim(host, "PUT", f"/Users/{found['id']}", body)
+        else:
+            body = {
+                "schemas": [SCIM_PATCH],
+                "Operations": [{"op": "replace", "path": "active", "value": False}],
+            }
+            reply = scim(host, "PATCH", f"/Users/{found['id']}", body)
+        assert reply["status"] == 200 and reply["body"]["active"] is False, reply
+        # An admin too (Open WebUI alone keeps an admin's role over SCIM).
+        assert call(host, "GET", "/api/models", token=session["token"])["status"] in (401, 403)
+    assert scim(host, "GET", "/Users", None)["status"] == 200
+    assert call(host, "GET", "/api/v1/scim/v2/Users", token="wrong-token")["status"] in (401, 403)

@@ -1,0 +1,226 @@
+"""The fleet's gate: Open WebUI's ASGI app, started as `open-webui serve` starts it (the same
+uvicorn options, UVICORN_WORKERS workers), with the rules the fleet owns where Open WebUI's own
+settings cannot express them.
+
+Single sign-on (FLEET_GATE_SSO=true; the settings are Open WebUI's own OAUTH_* variables):
+- Who gets in is decided by the groups claim (OAUTH_ROLES_CLAIM) on every sign-in: a member of
+  an admin group (OAUTH_ADMIN_ROLES) is admin, of a user group (OAUTH_ALLOWED_ROLES) a user.
+  Anyone else is refused with a message that says why, not left "pending", and an existing
+  account is deactivated (pending) so that its sessions stop at once. A missing or empty claim
+  counts as no group: an admin whose admin group was removed is demoted at the next sign-in.
+- Deactivating a person over SCIM (active=false) deactivates admins too (Open WebUI keeps an
+  admin's role).
+- Password sign-in and account creation answer only requests that did not come through the load
+  balancer (no X-Forwarded-For, which the ALB and the lab's HAProxy always add): the bootstrapped
+  admin signs in on a host's private address from inside the VPC; through the load balancer only
+  the identity provider lets people in.
+
+Runs in Open WebUI's venv: python fleet_gate.py --host HOST --port PORT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from typing import Any
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+App = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+# Open WebUI's endpoints that take a password or create an account.
+PASSWORD_PATHS = frozenset(
+    {"/api/v1/auths/signin", "/api/v1/auths/signup", "/api/v1/auths/add", "/api/v1/auths/ldap"}
+)
+SCIM_USERS = "/api/v1/scim/v2/Users/"
+PASSWORD_CLOSED = "Password sign-in is closed on this service: sign in with {provider}."
+NOT_ALLOWED = (
+    "Your account is not in a group allowed to use this service (allowed: {groups}). "
+    "Ask your administrator for access."
+)
+
+
+def enabled(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() == "true"
+
+
+def claim_groups(claims: object, claim: str) -> list[str]:
+    """The groups a claim names: a list, or one string split on commas; none when missing."""
+    value: object = claims
+    for part in claim.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    if isinstance(value, list):
+        return [str(item) for item in value]
+    if isinstance(value, str) and value:
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return []
+
+
+def role_for(
+    groups: Iterable[str], user_groups: Iterable[str], admin_groups: Iterable[str]
+) -> str | None:
+    """The fleet's rule: admin, user or None (refused)."""
+    member = set(groups)
+    if member & set(admin_groups):
+        return "admin"
+    if "*" in set(user_groups) or member & set(user_groups):
+        return "user"
+    return None
+
+
+def through_load_balancer(scope: Scope) -> bool:
+    return any(name == b"x-forwarded-for" for name, _ in scope.get("headers", []))
+
+
+def deactivates(body: bytes) -> bool:
+    """Whether a SCIM PUT or PATCH body sets active to false."""
+    try:
+        document = json.loads(body or b"{}")
+    except ValueError:
+        return False
+    if not isinstance(document, dict):
+        return False
+    if document.get("active") is False:
+        return True
+    for operation in document.get("Operations") or []:
+        if not isinstance(operation, dict):
+            continue
+        value = operation.get("value")
+        if operation.get("path") == "active" and value is False:
+            return True
+        if (
+            operation.get("path") is None
+            and isinstance(value, dict)
+            and value.get("active") is False
+        ):
+            return True
+    return False
+
+
+async def answer(send: Send, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class Gate:
+    """Wraps Open WebUI's app: refuses password paths through the load balancer and deactivates
+    an admin that SCIM deactivates, then hands every request on."""
+
+    def __init__(self, app: App, provider: str, demote: Callable[[str], Awaitable[None]]) -> None:
+        self.app = app
+        self.provider = provider
+        self.demote = demote
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        if path in PASSWORD_PATHS and through_load_balancer(scope):
+            await answer(send, 403, PASSWORD_CLOSED.format(provider=self.provider))
+            return
+        if path.startswith(SCIM_USERS) and scope.get("method") in {"PUT", "PATCH"}:
+            receive = await self.scim_update(path.removeprefix(SCIM_USERS), receive)
+        await self.app(scope, receive, send)
+
+    async def scim_update(self, user_id: str, receive: Receive) -> Receive:
+        """Read the whole body; a deactivation demotes the person first (an admin stays admin
+        otherwise). The app gets the same body."""
+        messages: list[Message] = []
+        body = b""
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            body += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+        if deactivates(body) and user_id and "/" not in user_id:
+            await self.demote(user_id)
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        return replay
+
+
+def install_sign_in_rule() -> None:
+    """Replace Open WebUI's role decision at OIDC sign-in with the fleet's rule."""
+    from fastapi import HTTPException
+    from open_webui.models.users import Users
+    from open_webui.utils import oauth
+
+    async def fleet_role(
+        self: object, user: Any, user_data: Any, *, token_claims: dict[str, Any] | None = None
+    ) -> str:
+        config = await oauth.get_oauth_runtime_config()
+        claim = str(config.OAUTH_ROLES_CLAIM)
+        groups = claim_groups(user_data or {}, claim) or claim_groups(token_claims or {}, claim)
+        role = role_for(groups, config.OAUTH_ALLOWED_ROLES, config.OAUTH_ADMIN_ROLES)
+        if role is None:
+            if user is not None and user.role != "pending":
+                await Users.update_user_role_by_id(user.id, "pending")
+            allowed = sorted({*config.OAUTH_ALLOWED_ROLES, *config.OAUTH_ADMIN_ROLES})
+            raise HTTPException(403, detail=NOT_ALLOWED.format(groups=", ".join(allowed)))
+        return role
+
+    oauth.OAuthManager.get_user_role = fleet_role
+
+
+async def demote_admin(user_id: str) -> None:
+    from open_webui.models.users import Users
+
+    user = await Users.get_user_by_id(user_id)
+    if user is not None and user.role == "admin":
+        await Users.update_user_role_by_id(user_id, "user")
+
+
+def build() -> App:
+    import open_webui.main
+
+    app: App = open_webui.main.app
+    if not enabled("FLEET_GATE_SSO"):
+        return app
+    install_sign_in_rule()
+    return Gate(app, os.environ.get("OAUTH_PROVIDER_NAME", "single sign-on"), demote_admin)
+
+
+def __getattr__(name: str) -> App:
+    """`app`, built when uvicorn (each worker) imports fleet_gate:app."""
+    if name != "app":
+        raise AttributeError(name)
+    built = build()
+    globals()["app"] = built
+    return built
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    arguments = parser.parse_args()
+    # What `open-webui serve` does before it starts uvicorn (WEBUI_SECRET_KEY is in the fleet's
+    # environment file; a host never generates its own).
+    os.environ["FROM_INIT_PY"] = "true"
+    import uvicorn
+    from open_webui.env import UVICORN_WORKERS, UVICORN_WS_PER_MESSAGE_DEFLATE
+
+    uvicorn.run(
+        "fleet_gate:app",
+        host=arguments.host,
+        port=arguments.port,
+        forwarded_allow_ips=os.getenv("FORWARDED_ALLOW_IPS", "*"),
+        workers=UVICORN_WORKERS,
+        ws_per_message_deflate=UVICORN_WS_PER_MESSAGE_DEFLATE,
+    )
+
+
+if __name__ == "__main__":
+    main()

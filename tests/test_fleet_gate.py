@@ -1,0 +1,153 @@
+"""The fleet's gate (roles/open_webui/files/fleet_gate.py) on its own: the sign-in rule by group,
+the groups a claim names, which SCIM bodies deactivate, and the ASGI wrapper refusing password
+paths through the load balancer and demoting a person SCIM deactivates before Open WebUI sees the
+same body. The whole flow against the real Open WebUI and a test identity provider is in the
+open_webui role's scenario."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+GATE = Path(__file__).resolve().parents[1] / "roles/open_webui/files/fleet_gate.py"
+
+
+def load() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("fleet_gate", GATE)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+gate = load()
+
+
+@pytest.mark.parametrize(
+    ("groups", "role"),
+    [
+        (["staff"], "user"),
+        (["staff", "llm-admins"], "admin"),
+        (["llm-admins"], "admin"),
+        (["contractors"], None),
+        ([], None),
+    ],
+)
+def test_role_follows_the_groups(groups: list[str], role: str | None) -> None:
+    assert gate.role_for(groups, ["staff"], ["llm-admins"]) == role
+
+
+def test_everyone_the_provider_signs_in_with_a_star() -> None:
+    assert gate.role_for([], ["*"], ["llm-admins"]) == "user"
+
+
+@pytest.mark.parametrize(
+    ("claims", "groups"),
+    [
+        ({"groups": ["a", "b"]}, ["a", "b"]),
+        ({"groups": "a, b"}, ["a", "b"]),
+        ({"groups": ""}, []),
+        ({"groups": None}, []),
+        ({}, []),
+        ({"realm_access": {"roles": ["a"]}}, ["a"]),
+    ],
+)
+def test_claim_groups(claims: dict[str, Any], groups: list[str]) -> None:
+    claim = "realm_access.roles" if "realm_access" in claims else "groups"
+    assert gate.claim_groups(claims, claim) == groups
+
+
+@pytest.mark.parametrize(
+    ("body", "deactivates"),
+    [
+        ({"active": False, "userName": "a@example.org"}, True),
+        ({"active": True}, False),
+        ({"Operations": [{"op": "replace", "path": "active", "value": False}]}, True),
+        ({"Operations": [{"op": "Replace", "value": {"active": False}}]}, True),
+        ({"Operations": [{"op": "replace", "path": "displayName", "value": "A"}]}, False),
+        ("not json", False),
+    ],
+)
+def test_which_scim_bodies_deactivate(body: Any, deactivates: bool) -> None:
+    raw = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+    assert gate.deactivates(raw) is deactivates
+
+
+class Recorder:
+    """Stands for Open WebUI's app: records what reaches it and answers 200."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, bytes]] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        self.seen.append((scope["path"], body))
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+
+def request(
+    app: Any,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> tuple[int, bytes]:
+    chunks = [body[:5], body[5:]]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        chunk = chunks.pop(0) if chunks else b""
+        return {"type": "http.request", "body": chunk, "more_body": bool(chunks)}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": method, "path": path, "headers": headers or []}
+    asyncio.run(app(scope, receive, send))
+    return int(sent[0]["status"]), b"".join(m.get("body", b"") for m in sent[1:])
+
+
+def test_password_paths_refused_through_the_load_balancer_only() -> None:
+    inner = Recorder()
+    demoted: list[str] = []
+
+    async def demote(user_id: str) -> None:
+        demoted.append(user_id)
+
+    app = gate.Gate(inner, "Example SSO", demote)
+    forwarded = [(b"x-forwarded-for", b"203.0.113.9")]
+    for path in sorted(gate.PASSWORD_PATHS):
+        status, body = request(app, "POST", path, b"{}", forwarded)
+        assert status == 403 and "sign in with Example SSO" in json.loads(body)["detail"]
+    assert inner.seen == []
+    assert request(app, "POST", "/api/v1/auths/signin", b"{}")[0] == 200
+    assert request(app, "GET", "/api/models", headers=forwarded)[0] == 200
+    assert [path for path, _ in inner.seen] == ["/api/v1/auths/signin", "/api/models"]
+
+
+def test_scim_deactivation_demotes_first_and_passes_the_same_body() -> None:
+    inner = Recorder()
+    demoted: list[str] = []
+
+    async def demote(user_id: str) -> None:
+        demoted.append(user_id)
+
+    app = gate.Gate(inner, "SSO", demote)
+    off = json.dumps({"Operations": [{"op": "replace", "path": "active", "value": False}]}).encode()
+    assert request(app, "PATCH", "/api/v1/scim/v2/Users/u-1", off)[0] == 200
+    on = json.dumps({"active": True}).encode()
+    assert request(app, "PUT", "/api/v1/scim/v2/Users/u-2", on)[0] == 200
+    assert demoted == ["u-1"]
+    assert inner.seen == [("/api/v1/scim/v2/Users/u-1", off), ("/api/v1/scim/v2/Users/u-2", on)]

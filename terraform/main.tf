@@ -109,6 +109,25 @@ module "load_balancer" {
   dns_zone_id         = var.dns_zone_id
   dns_name            = var.dns_name
   drain_seconds       = local.drain_seconds
+  scim_source_cidrs   = var.scim_source_cidrs
+}
+
+# Single sign-on: the organisation's issuer (identity_issuer), or a Cognito pool of the fleet's own.
+module "identity" {
+  source = "./modules/identity"
+  count  = var.identity_cognito ? 1 : 0
+
+  name          = local.name
+  domain_prefix = var.identity_cognito_domain_prefix != "" ? var.identity_cognito_domain_prefix : local.name
+  callback_url  = "${trimsuffix(module.load_balancer.url, "/")}/oauth/oidc/callback"
+  logout_url    = module.load_balancer.url
+  groups        = var.identity_cognito_groups
+}
+
+locals {
+  identity = (var.identity_cognito
+    ? { enabled = true, issuer = module.identity[0].issuer, client_id = module.identity[0].client_id }
+  : { enabled = var.identity_issuer != "", issuer = var.identity_issuer, client_id = var.identity_client_id })
 }
 
 module "fleet" {
@@ -239,6 +258,9 @@ module "state" {
   chroma_host                    = module.vector_store.dns_name
   chroma_port                    = local.chroma_port
   models_mirror                  = "s3://${module.iam.release_bucket_name}/models"
+  identity                       = local.identity
+  identity_client_secret_managed = var.identity_cognito
+  identity_client_secret         = var.identity_cognito ? module.identity[0].client_secret : ""
   database_engine_version        = var.database_engine_version
   database_instance_class        = var.database_instance_class
   database_allocated_storage_gb  = var.database_allocated_storage_gb

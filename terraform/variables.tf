@@ -476,3 +476,66 @@ variable "github_oidc_provider_arn" {
     error_message = "github_oidc_provider_arn must be the ARN of the token.actions.githubusercontent.com OIDC provider."
   }
 }
+
+## Identity ----------------------------------------------------------------------------------------
+
+variable "identity_issuer" {
+  description = "The organisation's OpenID Connect issuer (Entra ID, Okta, Google, Keycloak, Cognito: its https URL, whose /.well-known/openid-configuration the hosts read); empty: local accounts only. Put the client's secret in the <project>/<environment>/oidc-client-secret secret (docs/identity.md)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.identity_issuer == "" || can(regex("^https://[^/\\s]+(/.*)?$", var.identity_issuer))
+    error_message = "identity_issuer must be an https URL (or empty)."
+  }
+}
+
+variable "identity_client_id" {
+  description = "The fleet's client ID at the identity provider (its redirect URI: https://<dns_name>/oauth/oidc/callback); needed with identity_issuer."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = (var.identity_issuer == "") == (var.identity_client_id == "")
+    error_message = "identity_client_id and identity_issuer go together: set both or neither."
+  }
+}
+
+variable "identity_cognito" {
+  description = "Create a Cognito user pool as the fleet's identity provider (its app client, hosted sign-in domain and groups), for an organisation that brings none; exclusive with identity_issuer. Set open_webui_oidc_groups_claim to cognito:groups."
+  type        = bool
+  default     = false
+
+  validation {
+    condition     = !(var.identity_cognito && var.identity_issuer != "")
+    error_message = "identity_cognito and identity_issuer exclude each other: the fleet has one identity provider."
+  }
+}
+
+variable "identity_cognito_domain_prefix" {
+  description = "The Cognito pool's hosted sign-in prefix (https://<prefix>.auth.<region>.amazoncognito.com, unique in the region); empty: <project>-<environment>."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.identity_cognito_domain_prefix == "" || can(regex("^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", var.identity_cognito_domain_prefix))
+    error_message = "identity_cognito_domain_prefix is lower-case letters, digits and hyphens (at most 63)."
+  }
+}
+
+variable "identity_cognito_groups" {
+  description = "The Cognito pool's groups: those open_webui_oidc_user_groups and open_webui_oidc_admin_groups name."
+  type        = list(string)
+  default     = ["llm-users", "llm-admins"]
+}
+
+variable "scim_source_cidrs" {
+  description = "Where the identity provider's SCIM client calls from (its published egress ranges, at most 4): the load balancer forwards /api/v1/scim/ from these only and answers 403 to everyone else; empty: SCIM closed at the load balancer."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = length(var.scim_source_cidrs) <= 4 && alltrue([for c in var.scim_source_cidrs : can(cidrnetmask(c)) && c != "0.0.0.0/0"])
+    error_message = "scim_source_cidrs holds at most 4 IPv4 CIDRs, none of them 0.0.0.0/0."
+  }
+}

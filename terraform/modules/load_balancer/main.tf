@@ -223,6 +223,48 @@ resource "aws_lb_listener" "https" {
   }
 }
 
+# SCIM provisioning (/api/v1/scim/): forwarded only from the identity provider's ranges; every other
+# caller gets 403 from the load balancer itself, before any host sees the request.
+resource "aws_lb_listener_rule" "scim_from_provider" {
+  count        = length(var.scim_source_cidrs) > 0 ? 1 : 0
+  listener_arn = aws_lb_listener.https.arn
+  priority     = 10
+
+  condition {
+    path_pattern {
+      values = ["/api/v1/scim/*"]
+    }
+  }
+  condition {
+    source_ip {
+      values = var.scim_source_cidrs
+    }
+  }
+  action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.open_webui.arn
+  }
+}
+
+resource "aws_lb_listener_rule" "scim_closed" {
+  listener_arn = aws_lb_listener.https.arn
+  priority     = 20
+
+  condition {
+    path_pattern {
+      values = ["/api/v1/scim/*"]
+    }
+  }
+  action {
+    type = "fixed-response"
+    fixed_response {
+      content_type = "application/json"
+      message_body = "{\"detail\":\"SCIM is open only to the identity provider\"}"
+      status_code  = "403"
+    }
+  }
+}
+
 resource "aws_lb_listener" "http_redirect" {
   #checkov:skip=CKV_AWS_2:This listener only answers with a permanent redirect to HTTPS.
   #checkov:skip=CKV_AWS_103:No TLS on a listener whose only action is the redirect to HTTPS.

@@ -87,3 +87,9 @@ variable "drain_seconds" {
     error_message = "drain_seconds must be 1 to 3600 (the target group's longest deregistration delay)."
   }
 }
+
+variable "scim_source_cidrs" {
+  description = "The identity provider's SCIM client's ranges: /api/v1/scim/ is forwarded from these only (at most 4: a rule's conditions hold 5 values); empty: closed."
+  type        = list(string)
+  default     = []
+}

@@ -27,8 +27,21 @@ resource "aws_secretsmanager_secret" "fleet" {
   recovery_window_in_days = 30
 }
 
+# The identity provider's client secret is the provider's, not drawn here: with a Cognito pool of
+# the fleet's own it is written from the app client (and follows it); with another provider, the
+# operator puts it in the secret (docs/identity.md) and the drawn placeholder is never rewritten.
+locals {
+  drawn_secrets = { for key, name in var.secret_names : key => name if !(var.identity_client_secret_managed && key == "oidc_client_secret") }
+}
+
+resource "aws_secretsmanager_secret_version" "oidc_client_secret" {
+  count         = var.identity_client_secret_managed ? 1 : 0
+  secret_id     = aws_secretsmanager_secret.fleet["oidc_client_secret"].id
+  secret_string = var.identity_client_secret
+}
+
 resource "aws_secretsmanager_secret_version" "fleet" {
-  for_each      = var.secret_names
+  for_each      = local.drawn_secrets
   secret_id     = aws_secretsmanager_secret.fleet[each.key].id
   secret_string = data.aws_secretsmanager_random_password.fleet[each.key].random_password
 
@@ -247,6 +260,17 @@ resource "aws_ssm_parameter" "state" {
   type        = "SecureString"
   key_id      = var.kms_key_arn
   value       = local.state[each.value]
+}
+
+# Single sign-on, where the fleet has an identity provider: fleet_wiring reads these with the rest
+# (optional: without them the hosts keep local accounts only).
+resource "aws_ssm_parameter" "identity" {
+  for_each    = var.identity.enabled ? { identity_issuer = var.identity.issuer, identity_client_id = var.identity.client_id } : {}
+  name        = "/${local.prefix}/state/${each.key}"
+  description = "${var.name}: single sign-on (read by fleet_wiring into fleet_state.${each.key})"
+  type        = "SecureString"
+  key_id      = var.kms_key_arn
+  value       = each.value
 }
 
 # The clients' way out to both (their security groups allow nothing else inside the VPC).

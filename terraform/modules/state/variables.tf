@@ -117,3 +117,22 @@ variable "models_mirror" {
   description = "The fleet's model mirror (s3://<release bucket>/models), published for the ollama role."
   type        = string
 }
+
+variable "identity" {
+  description = "Single sign-on: whether the fleet has an identity provider, its issuer and the fleet's client ID there (published as identity_issuer and identity_client_id; the hosts turn single sign-on on from them)."
+  type        = object({ enabled = bool, issuer = string, client_id = string })
+  default     = { enabled = false, issuer = "", client_id = "" }
+}
+
+variable "identity_client_secret_managed" {
+  description = "Whether terraform knows the client's secret (a Cognito pool of the fleet's own) and writes it to oidc-client-secret."
+  type        = bool
+  default     = false
+}
+
+variable "identity_client_secret" {
+  description = "The client's secret when identity_client_secret_managed."
+  type        = string
+  default     = ""
+  sensitive   = true
+}

@@ -1,7 +1,8 @@
 """The fleet's gate (roles/open_webui/files/fleet_gate.py) on its own: the sign-in rule by group,
-the groups a claim names, which SCIM bodies deactivate, and the ASGI wrapper refusing password
-paths through the load balancer and demoting a person SCIM deactivates before Open WebUI sees the
-same body. The whole flow against the real Open WebUI and a test identity provider is in the
+the groups a claim names, which SCIM bodies deactivate, and the ASGI wrapper: no account created
+through the load balancer, passwords there only for the fleet's own accounts, a person SCIM
+deactivates demoted before Open WebUI sees the same body, the provider's outage at sign-in turned
+into a message. The whole flow against the real Open WebUI and a test identity provider is in the
 open_webui role's scenario."""
 
 from __future__ import annotations
@@ -119,35 +120,73 @@ def request(
     return int(sent[0]["status"]), b"".join(m.get("body", b"") for m in sent[1:])
 
 
-def test_password_paths_refused_through_the_load_balancer_only() -> None:
-    inner = Recorder()
-    demoted: list[str] = []
-
+def gate_around(inner: Recorder, demoted: list[str] | None = None, local: str = "") -> Any:
     async def demote(user_id: str) -> None:
-        demoted.append(user_id)
+        (demoted if demoted is not None else []).append(user_id)
 
-    app = gate.Gate(inner, "Example SSO", demote)
-    forwarded = [(b"x-forwarded-for", b"203.0.113.9")]
-    for path in sorted(gate.PASSWORD_PATHS):
-        status, body = request(app, "POST", path, b"{}", forwarded)
+    async def local_account(email: str) -> bool:
+        return bool(local) and email == local
+
+    return gate.Gate(inner, "Example SSO", demote, local_account)
+
+
+FORWARDED = [(b"x-forwarded-for", b"203.0.113.9")]
+
+
+def test_no_account_is_created_through_the_load_balancer() -> None:
+    inner = Recorder()
+    app = gate_around(inner)
+    for path in sorted(gate.CREATE_PATHS):
+        status, body = request(app, "POST", path, b"{}", FORWARDED)
         assert status == 403 and "sign in with Example SSO" in json.loads(body)["detail"]
     assert inner.seen == []
-    assert request(app, "POST", "/api/v1/auths/signin", b"{}")[0] == 200
-    assert request(app, "GET", "/api/models", headers=forwarded)[0] == 200
-    assert [path for path, _ in inner.seen] == ["/api/v1/auths/signin", "/api/models"]
+    # From inside the VPC (no load balancer in between) they reach Open WebUI.
+    assert request(app, "POST", "/api/v1/auths/add", b"{}")[0] == 200
+
+
+def test_passwords_through_the_load_balancer_sign_in_only_the_fleets_own_accounts() -> None:
+    inner = Recorder()
+    app = gate_around(inner, local="admin@llm-fleet.local")
+    admin = json.dumps({"email": "Admin@llm-fleet.local ", "password": "x"}).encode()
+    person = json.dumps({"email": "alice@example.org", "password": "x"}).encode()
+    assert request(app, "POST", gate.SIGNIN_PATH, admin, FORWARDED)[0] == 200
+    status, body = request(app, "POST", gate.SIGNIN_PATH, person, FORWARDED)
+    assert status == 403 and "sign in with Example SSO" in json.loads(body)["detail"]
+    assert request(app, "POST", gate.SIGNIN_PATH, b"not json", FORWARDED)[0] == 403
+    # Inside the VPC Open WebUI decides; the body it gets is the one sent.
+    assert request(app, "POST", gate.SIGNIN_PATH, person)[0] == 200
+    assert inner.seen == [(gate.SIGNIN_PATH, admin), (gate.SIGNIN_PATH, person)]
+    assert request(app, "GET", "/api/models", headers=FORWARDED)[0] == 200
 
 
 def test_scim_deactivation_demotes_first_and_passes_the_same_body() -> None:
     inner = Recorder()
     demoted: list[str] = []
-
-    async def demote(user_id: str) -> None:
-        demoted.append(user_id)
-
-    app = gate.Gate(inner, "SSO", demote)
+    app = gate_around(inner, demoted)
     off = json.dumps({"Operations": [{"op": "replace", "path": "active", "value": False}]}).encode()
     assert request(app, "PATCH", "/api/v1/scim/v2/Users/u-1", off)[0] == 200
     on = json.dumps({"active": True}).encode()
     assert request(app, "PUT", "/api/v1/scim/v2/Users/u-2", on)[0] == 200
     assert demoted == ["u-1"]
     assert inner.seen == [("/api/v1/scim/v2/Users/u-1", off), ("/api/v1/scim/v2/Users/u-2", on)]
+
+
+def test_the_providers_outage_at_sign_in_is_a_message_not_a_500() -> None:
+    async def failing(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 500, "headers": []})
+        await send({"type": "http.response.body", "body": b"Internal Server Error"})
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    app = gate.Gate(failing, "Example SSO", None, None)
+    scope = {"type": "http", "method": "GET", "path": gate.LOGIN_PATH, "headers": []}
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] == 302 and len(sent) == 2
+    location = dict(sent[0]["headers"])[b"location"].decode()
+    assert location == "/auth?error=Example+SSO+is+not+answering%3A+try+again+in+a+minute."

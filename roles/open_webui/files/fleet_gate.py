@@ -10,10 +10,13 @@ Single sign-on (FLEET_GATE_SSO=true; the settings are Open WebUI's own OAUTH_* v
   counts as no group: an admin whose admin group was removed is demoted at the next sign-in.
 - Deactivating a person over SCIM (active=false) deactivates admins too (Open WebUI keeps an
   admin's role).
-- Password sign-in and account creation answer only requests that did not come through the load
-  balancer (no X-Forwarded-For, which the ALB and the lab's HAProxy always add): the bootstrapped
-  admin signs in on a host's private address from inside the VPC; through the load balancer only
-  the identity provider lets people in.
+- Through the load balancer (X-Forwarded-For, which the ALB and the lab's HAProxy always add and
+  a client cannot remove), accounts are never created, and a password signs in only an account
+  the fleet made itself (one that has never signed in through the provider): the bootstrapped
+  admin, the break-glass account the deploy's post-deploy check uses, and service or load-test
+  accounts made from inside the VPC. People sign in through the provider alone.
+- /oauth/oidc/login while the provider does not answer: back to the sign-in page with a message,
+  not Open WebUI's bare 500.
 
 Runs in Open WebUI's venv: python fleet_gate.py --host HOST --port PORT.
 """
@@ -25,6 +28,7 @@ import json
 import os
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
+from urllib.parse import quote_plus
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -32,12 +36,14 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-# Open WebUI's endpoints that take a password or create an account.
-PASSWORD_PATHS = frozenset(
-    {"/api/v1/auths/signin", "/api/v1/auths/signup", "/api/v1/auths/add", "/api/v1/auths/ldap"}
-)
+# Open WebUI's endpoints that create an account (or sign in through LDAP, which creates one), and
+# the one that takes a password.
+CREATE_PATHS = frozenset({"/api/v1/auths/signup", "/api/v1/auths/add", "/api/v1/auths/ldap"})
+SIGNIN_PATH = "/api/v1/auths/signin"
+LOGIN_PATH = "/oauth/oidc/login"
 SCIM_USERS = "/api/v1/scim/v2/Users/"
 PASSWORD_CLOSED = "Password sign-in is closed on this service: sign in with {provider}."
+PROVIDER_DOWN = "{provider} is not answering: try again in a minute."
 NOT_ALLOWED = (
     "Your account is not in a group allowed to use this service (allowed: {groups}). "
     "Ask your administrator for access."
@@ -109,46 +115,91 @@ async def answer(send: Send, status: int, detail: str) -> None:
 
 
 class Gate:
-    """Wraps Open WebUI's app: refuses password paths through the load balancer and deactivates
-    an admin that SCIM deactivates, then hands every request on."""
+    """Wraps Open WebUI's app: refuses account creation through the load balancer and passwords
+    there for anyone but the fleet's own accounts, deactivates an admin that SCIM deactivates,
+    and turns the provider's outage at sign-in into a message; hands everything else on."""
 
-    def __init__(self, app: App, provider: str, demote: Callable[[str], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        app: App,
+        provider: str,
+        demote: Callable[[str], Awaitable[None]],
+        local_account: Callable[[str], Awaitable[bool]],
+    ) -> None:
         self.app = app
         self.provider = provider
         self.demote = demote
+        self.local_account = local_account
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
-        if path in PASSWORD_PATHS and through_load_balancer(scope):
-            await answer(send, 403, PASSWORD_CLOSED.format(provider=self.provider))
+        closed = PASSWORD_CLOSED.format(provider=self.provider)
+        if path in CREATE_PATHS and through_load_balancer(scope):
+            await answer(send, 403, closed)
             return
+        if path == SIGNIN_PATH and through_load_balancer(scope):
+            body, receive = await read_body(receive)
+            if not await self.local_account(signin_email(body)):
+                await answer(send, 403, closed)
+                return
         if path.startswith(SCIM_USERS) and scope.get("method") in {"PUT", "PATCH"}:
-            receive = await self.scim_update(path.removeprefix(SCIM_USERS), receive)
+            body, receive = await read_body(receive)
+            user_id = path.removeprefix(SCIM_USERS)
+            if deactivates(body) and user_id and "/" not in user_id:
+                await self.demote(user_id)
+        if path == LOGIN_PATH:
+            send = self.provider_down_to_message(send)
         await self.app(scope, receive, send)
 
-    async def scim_update(self, user_id: str, receive: Receive) -> Receive:
-        """Read the whole body; a deactivation demotes the person first (an admin stays admin
-        otherwise). The app gets the same body."""
-        messages: list[Message] = []
-        body = b""
-        while True:
-            message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":
-                break
-            body += message.get("body", b"")
-            if not message.get("more_body", False):
-                break
-        if deactivates(body) and user_id and "/" not in user_id:
-            await self.demote(user_id)
+    def provider_down_to_message(self, send: Send) -> Send:
+        """Open WebUI answers /oauth/oidc/login with 500 when it cannot reach the provider: send
+        the person back to the sign-in page with the reason instead."""
+        replaced = False
 
-        async def replay() -> Message:
-            return messages.pop(0) if messages else await receive()
+        async def sending(message: Message) -> None:
+            nonlocal replaced
+            if message["type"] == "http.response.start" and message["status"] >= 500:
+                replaced = True
+                location = "/auth?error=" + quote_plus(PROVIDER_DOWN.format(provider=self.provider))
+                headers = [(b"location", location.encode()), (b"content-length", b"0")]
+                await send({"type": "http.response.start", "status": 302, "headers": headers})
+                await send({"type": "http.response.body", "body": b""})
+                return
+            if not replaced:
+                await send(message)
 
-        return replay
+        return sending
+
+
+async def read_body(receive: Receive) -> tuple[bytes, Receive]:
+    """The whole request body, and a receive that hands the app the same messages."""
+    messages: list[Message] = []
+    body = b""
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            break
+        body += message.get("body", b"")
+        if not message.get("more_body", False):
+            break
+
+    async def replay() -> Message:
+        return messages.pop(0) if messages else await receive()
+
+    return body, replay
+
+
+def signin_email(body: bytes) -> str:
+    try:
+        document = json.loads(body or b"{}")
+    except ValueError:
+        return ""
+    email = document.get("email") if isinstance(document, dict) else None
+    return email.strip().lower() if isinstance(email, str) else ""
 
 
 def install_sign_in_rule() -> None:
@@ -174,6 +225,14 @@ def install_sign_in_rule() -> None:
     oauth.OAuthManager.get_user_role = fleet_role
 
 
+async def local_account(email: str) -> bool:
+    """An account the fleet made itself: it exists and has never signed in through a provider."""
+    from open_webui.models.users import Users
+
+    user = await Users.get_user_by_email(email) if email else None
+    return user is not None and not user.oauth
+
+
 async def demote_admin(user_id: str) -> None:
     from open_webui.models.users import Users
 
@@ -189,7 +248,8 @@ def build() -> App:
     if not enabled("FLEET_GATE_SSO"):
         return app
     install_sign_in_rule()
-    return Gate(app, os.environ.get("OAUTH_PROVIDER_NAME", "single sign-on"), demote_admin)
+    provider = os.environ.get("OAUTH_PROVIDER_NAME", "single sign-on")
+    return Gate(app, provider, demote_admin, local_account)
 
 
 def __getattr__(name: str) -> App:

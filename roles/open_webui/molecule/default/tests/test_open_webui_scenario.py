@@ -155,6 +155,31 @@ def test_systemd_brings_a_killed_open_webui_back(host: Host) -> None:
     assert healthy(host)
 
 
+WHERE_TO = """
+import sys, urllib.error, urllib.request
+class Stay(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+try:
+    response = urllib.request.build_opener(Stay).open(sys.argv[1], timeout=60)
+except urllib.error.HTTPError as error:
+    response = error
+print(response.code, response.headers.get("Location", ""))
+"""
+
+
+def test_sso_sign_in_while_the_provider_is_down_says_so(host: Host) -> None:
+    """Runs before the provider fixture starts the test provider, on the Open WebUI the test
+    above restarted (it has not read the provider's metadata yet)."""
+    issuer = environment(host)["OPENID_PROVIDER_URL"]
+    with pytest.raises(OSError):
+        urllib.request.urlopen(issuer, timeout=2).close()
+    login = host.check_output("python3 -c %s %s", WHERE_TO, API + "/oauth/oidc/login")
+    status, location = login.split(" ", 1)
+    assert status == "302", login
+    assert location.startswith("/auth?error=") and "is+not+answering" in location, login
+
+
 # Single sign-on --------------------------------------------------------------------------------
 
 # A person's sign-in as a browser does it, inside the container: Open WebUI's /oauth/oidc/login,
@@ -289,33 +314,50 @@ def test_sso_admin_group_removed_demotes_even_with_no_groups_claim(
     assert call(host, "GET", "/api/v1/auths/", token=again["token"])["body"]["role"] == "user"
 
 
-def test_sso_passwords_only_inside_the_vpc(host: Host, provider: str, token: str) -> None:
-    password = host.file("/etc/open-webui/admin-password").content_string.strip()
-    credentials = {"email": "admin@llm-fleet.local", "password": password}
+def test_sso_passwords_through_the_load_balancer_only_for_the_fleets_own_accounts(
+    host: Host, provider: str, token: str
+) -> None:
     through_lb = {"X-Forwarded-For": "203.0.113.9"}
-    refused = call(host, "POST", "/api/v1/auths/signin", body=credentials, headers=through_lb)
+    # A person who signs in through the provider: never with a password through the load balancer.
+    sign_in(host, provider, "judy", groups=["staff"])
+    judy = {"email": "judy@example.org", "password": "any-password-1"}
+    refused = call(host, "POST", "/api/v1/auths/signin", body=judy, headers=through_lb)
     assert refused["status"] == 403 and "sign in with" in json.loads(refused["body"])["detail"]
-    added = call(
-        host,
-        "POST",
-        "/api/v1/auths/add",
-        token=token,
-        headers=through_lb,
-        body={
-            "name": "Eve",
-            "email": "eve@example.org",
-            "password": "pw-12345678",
-            "role": "admin",
-        },
-    )
+    # No account is created through the load balancer, not even by an admin.
+    account = {
+        "name": "Load 1",
+        "email": "load1@llm-fleet.local",
+        "password": "pw-1234567890",
+        "role": "user",
+    }
+    added = call(host, "POST", "/api/v1/auths/add", token=token, headers=through_lb, body=account)
     assert added["status"] == 403
-    # The break-glass path: the host's own address, no load balancer in between.
-    assert call(host, "POST", "/api/v1/auths/signin", body=credentials)["status"] == 200
-    config = call(host, "GET", "/api/config")["body"]
+    # From inside the VPC it is (a load-test or service account), and the fleet's own accounts
+    # sign in through the load balancer: the admin as the deploy's post-deploy check does.
+    assert call(host, "POST", "/api/v1/auths/add", token=token, body=account)["status"] == 200
+    credentials = {"email": account["email"], "password": account["password"]}
+    signed = call(host, "POST", "/api/v1/auths/signin", body=credentials, headers=through_lb)
+    assert signed["status"] == 200 and signed["body"]["role"] == "user"
+    password = host.file("/etc/open-webui/admin-password").content_string.strip()
+    admin = {"email": "admin@llm-fleet.local", "password": password}
     assert (
-        config["features"]["enable_login_form"] is False
-        and config["features"]["enable_signup"] is False
+        call(host, "POST", "/api/v1/auths/signin", body=admin, headers=through_lb)["status"] == 200
     )
+    features = call(host, "GET", "/api/config")["body"]["features"]
+    assert features["enable_login_form"] is False and features["enable_signup"] is False
+
+
+def test_sso_never_takes_over_a_local_account_with_the_same_email(
+    host: Host, provider: str, token: str
+) -> None:
+    """Whoever can set an e-mail at the provider does not become the local account that has it
+    (Open WebUI's OAUTH_MERGE_ACCOUNTS_BY_EMAIL is off): not even the bootstrapped admin's."""
+    person(provider, "mallory", email="admin@llm-fleet.local", groups=["llm-admins"])
+    result: dict[str, str] = json.loads(
+        host.check_output("python3 -c %s %s %s", SIGN_IN, API, "mallory")
+    )
+    assert not result["token"], result
+    assert "error=" in result["landing"], result
 
 
 def test_sso_groups_are_synced_and_share_a_knowledge_collection(
@@ -375,7 +417,7 @@ def test_sso_scim_deactivation_ends_access_at_the_next_request(
         else:
             body = {
                 "schemas": [SCIM_PATCH],
-                "Operations": [{"op": "replace", "path": "active", "value": False}],
+                "Operations": [{"op": "Replace", "path": "active", "value": False}],
             }
             reply = scim(host, "PATCH", f"/Users/{found['id']}", body)
         assert reply["status"] == 200 and reply["body"]["active"] is False, reply

@@ -151,6 +151,7 @@ molecule: molecule-roles molecule-stack
 molecule-roles:
 	@for role in $(ROLES); do \
 		echo "== molecule test: $$role"; \
+		podman rm -f --ignore llm-fleet-molecule >/dev/null; \
 		(cd roles/$$role && molecule --base-config ../../molecule/shared/role.yml test) || exit 1; \
 	done
 

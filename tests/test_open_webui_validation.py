@@ -74,3 +74,27 @@ def test_a_bad_answer_length_cap_is_refused_by_the_wiring(
     any role runs."""
     output = refused_before_any_change(tmp_path, "open_webui", variables, message)
     assert "Check the answer length cap the drains are derived from" in output
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        # No expiry at all ("-1"): a person who leaves would keep a session for ever.
+        ({"open_webui_session_lifetime": "-1"}, 'a number and a unit (30m, 8h, 1d; got "-1")'),
+        (
+            {
+                "open_webui_oidc_issuer": "http://login.example.com",
+                "open_webui_oidc_client_id": "fleet",
+                "open_webui_oidc_client_secret": "Client0secret",
+                "open_webui_url": "https://chat.example.com",
+            },
+            'With an identity provider (open_webui_oidc_issuer "http://login.example.com")',
+        ),
+    ],
+    ids=["a session that never ends", "an http issuer and no group"],
+)
+def test_a_bad_single_sign_on_setting_is_refused_by_name(
+    tmp_path: Path, variables: dict[str, object], message: str
+) -> None:
+    output = refused_before_any_change(tmp_path, "open_webui", variables, message)
+    assert "Client0secret" not in output, "the client secret leaked"

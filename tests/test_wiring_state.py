@@ -1,7 +1,8 @@
 """The shared state as the wiring derives it: given the parameters and secrets terraform
 publishes (here handed in as the facts fleet_state and fleet_secrets), the services get the
 database URL (psycopg, the application user, TLS), Redis's URL (rediss:// where Redis has TLS,
-as ElastiCache does), the bucket, the fleet's key, and the rag tier's Chroma - and
+as ElastiCache does), the bucket, the fleet's key, the rag tier's Chroma and single sign-on
+(the identity provider's issuer and client, their secrets) - and
 `--tags fleet_wiring` shows none of the secrets. Without a prefix there is no shared state."""
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ STATE = {
     "database_user": "open_webui", "database_master_secret": "arn:master",
     "redis_host": "redis.internal", "redis_port": "6379", "redis_tls": "true",
     "uploads_bucket": "fleet-uploads", "chroma_host": "vector.internal", "chroma_port": "8000",
+    "identity_issuer": "https://login.example.com/tenant/v2.0", "identity_client_id": "fleet-app",
 }  # fmt: skip
 SECRETS = {
     "open_webui_secret_key": "key0Secret", "open_webui_admin_password": "admin0Secret",
     "database_password": "db0Secret", "redis_auth_token": "redis0Secret",
     "chroma_token": "chroma0Secret", "fleet_rag_ingest_token": "ingest0Secret",
+    "oidc_client_secret": "client0Secret", "oauth_session_key": "session0Secret",
+    "scim_token": "scim0Secret",
 }  # fmt: skip
 EXPECTED = {
     "open_webui_database_url": (
@@ -36,6 +40,11 @@ EXPECTED = {
     "open_webui_database_admin_secret": "arn:master",
     "chroma_url": "http://vector.internal:8000",
     "fleet_rag_ingest_token": "ingest0Secret",
+    "open_webui_oidc_issuer": "https://login.example.com/tenant/v2.0",
+    "open_webui_oidc_client_id": "fleet-app",
+    "open_webui_oidc_client_secret": "client0Secret",
+    "open_webui_oauth_session_key": "session0Secret",
+    "open_webui_scim_token": "scim0Secret",
 }
 
 

@@ -2,8 +2,9 @@
 service on loopback, health, the bootstrapped admin, models listed and a chat completion; and
 single sign-on with a TEST identity provider (oidc-provider-mock, an OpenID Connect provider that
 stands in for the organisation's: Entra ID, Okta, Cognito), run here on the controller at the
-container's gateway: who gets in by group, an admin demoted, password sign-in closed through the
-load balancer, groups synced and used for a knowledge collection, and SCIM deactivation."""
+container's gateway: who gets in by group, an admin demoted, no account created and no person's
+password through the load balancer, the provider's outage, groups synced and used for a knowledge
+collection, and SCIM deactivation (sessions and API keys)."""
 
 from __future__ import annotations
 
@@ -409,6 +410,13 @@ def test_sso_scim_deactivation_ends_access_at_the_next_request(
     for sub, groups in (("heidi", ["staff"]), ("ivan", ["llm-admins"])):
         session = sign_in(host, provider, sub, groups=groups)
         assert call(host, "GET", "/api/models", token=session["token"])["status"] == 200
+        # An admin's API key (keys are on in this scenario) stops with its owner too.
+        key = ""
+        if sub == "ivan":
+            key = call(host, "POST", "/api/v1/auths/api_key", token=session["token"])["body"][
+                "api_key"
+            ]
+            assert call(host, "GET", "/api/models", token=key)["status"] == 200
         found = user_of(host, token, sub)
         assert found is not None
         if sub == "heidi":
@@ -421,7 +429,9 @@ def test_sso_scim_deactivation_ends_access_at_the_next_request(
             }
             reply = scim(host, "PATCH", f"/Users/{found['id']}", body)
         assert reply["status"] == 200 and reply["body"]["active"] is False, reply
-        # An admin too (Open WebUI alone keeps an admin's role over SCIM).
+        # An admin too (Open WebUI alone keeps an admin's role over SCIM), and the admin's key.
         assert call(host, "GET", "/api/models", token=session["token"])["status"] in (401, 403)
+        if key:
+            assert call(host, "GET", "/api/models", token=key)["status"] in (401, 403)
     assert scim(host, "GET", "/Users", None)["status"] == 200
     assert call(host, "GET", "/api/v1/scim/v2/Users", token="wrong-token")["status"] in (401, 403)

@@ -127,7 +127,7 @@ def gate_around(inner: Recorder, demoted: list[str] | None = None, local: str = 
     async def local_account(email: str) -> bool:
         return bool(local) and email == local
 
-    return gate.Gate(inner, "Example SSO", demote, local_account)
+    return gate.Gate(inner, "Example SSO", demote, local_account, "scim-secret")
 
 
 FORWARDED = [(b"x-forwarded-for", b"203.0.113.9")]
@@ -163,12 +163,20 @@ def test_scim_deactivation_demotes_first_and_passes_the_same_body() -> None:
     inner = Recorder()
     demoted: list[str] = []
     app = gate_around(inner, demoted)
+    scim = [(b"authorization", b"Bearer scim-secret")]
     off = json.dumps({"Operations": [{"op": "replace", "path": "active", "value": False}]}).encode()
-    assert request(app, "PATCH", "/api/v1/scim/v2/Users/u-1", off)[0] == 200
+    assert request(app, "PATCH", "/api/v1/scim/v2/Users/u-1", off, scim)[0] == 200
     on = json.dumps({"active": True}).encode()
-    assert request(app, "PUT", "/api/v1/scim/v2/Users/u-2", on)[0] == 200
+    assert request(app, "PUT", "/api/v1/scim/v2/Users/u-2", on, scim)[0] == 200
+    # Without SCIM's token nobody is demoted (Open WebUI then refuses the request itself).
+    wrong = [(b"authorization", b"Bearer guess")]
+    assert request(app, "PATCH", "/api/v1/scim/v2/Users/u-3", off, wrong)[0] == 200
+    assert request(app, "PATCH", "/api/v1/scim/v2/Users/u-4", off)[0] == 200
     assert demoted == ["u-1"]
-    assert inner.seen == [("/api/v1/scim/v2/Users/u-1", off), ("/api/v1/scim/v2/Users/u-2", on)]
+    assert [path for path, _ in inner.seen] == [
+        f"/api/v1/scim/v2/Users/{user}" for user in ("u-1", "u-2", "u-3", "u-4")
+    ]
+    assert inner.seen[0][1] == off and inner.seen[1][1] == on
 
 
 def test_the_providers_outage_at_sign_in_is_a_message_not_a_500() -> None:

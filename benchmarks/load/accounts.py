@@ -1,5 +1,7 @@
 """The load test's accounts: ordinary users created once through Open WebUI's admin API (an
-existing account is kept), all with one password, the way a team's people would have theirs."""
+existing account is kept), all with one password, the way a team's people would have theirs.
+They are the fleet's own accounts: made on a host's private address (inside the VPC), they sign
+in with their password through the load balancer even where people use single sign-on."""
 
 from __future__ import annotations
 

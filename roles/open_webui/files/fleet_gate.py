@@ -8,8 +8,8 @@ Single sign-on (FLEET_GATE_SSO=true; the settings are Open WebUI's own OAUTH_* v
   Anyone else is refused with a message that says why, not left "pending", and an existing
   account is deactivated (pending) so that its sessions stop at once. A missing or empty claim
   counts as no group: an admin whose admin group was removed is demoted at the next sign-in.
-- Deactivating a person over SCIM (active=false) deactivates admins too (Open WebUI keeps an
-  admin's role).
+- Deactivating a person over SCIM (active=false, with SCIM's token) deactivates admins too (Open
+  WebUI keeps an admin's role).
 - Through the load balancer (X-Forwarded-For, which the ALB and the lab's HAProxy always add and
   a client cannot remove), accounts are never created, and a password signs in only an account
   the fleet made itself (one that has never signed in through the provider): the bootstrapped
@@ -24,6 +24,7 @@ Runs in Open WebUI's venv: python fleet_gate.py --host HOST --port PORT.
 from __future__ import annotations
 
 import argparse
+import hmac
 import json
 import os
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
@@ -125,11 +126,13 @@ class Gate:
         provider: str,
         demote: Callable[[str], Awaitable[None]],
         local_account: Callable[[str], Awaitable[bool]],
+        scim_token: str = "",
     ) -> None:
         self.app = app
         self.provider = provider
         self.demote = demote
         self.local_account = local_account
+        self.scim_token = scim_token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -145,7 +148,11 @@ class Gate:
             if not await self.local_account(signin_email(body)):
                 await answer(send, 403, closed)
                 return
-        if path.startswith(SCIM_USERS) and scope.get("method") in {"PUT", "PATCH"}:
+        if (
+            path.startswith(SCIM_USERS)
+            and scope.get("method") in {"PUT", "PATCH"}
+            and self.scim_caller(scope)
+        ):
             body, receive = await read_body(receive)
             user_id = path.removeprefix(SCIM_USERS)
             if deactivates(body) and user_id and "/" not in user_id:
@@ -153,6 +160,13 @@ class Gate:
         if path == LOGIN_PATH:
             send = self.provider_down_to_message(send)
         await self.app(scope, receive, send)
+
+    def scim_caller(self, scope: Scope) -> bool:
+        """The request carries SCIM's bearer token (Open WebUI checks it again after)."""
+        if not self.scim_token:
+            return False
+        given = dict(scope.get("headers", [])).get(b"authorization", b"")
+        return hmac.compare_digest(given, f"Bearer {self.scim_token}".encode())
 
     def provider_down_to_message(self, send: Send) -> Send:
         """Open WebUI answers /oauth/oidc/login with 500 when it cannot reach the provider: send
@@ -249,7 +263,8 @@ def build() -> App:
         return app
     install_sign_in_rule()
     provider = os.environ.get("OAUTH_PROVIDER_NAME", "single sign-on")
-    return Gate(app, provider, demote_admin, local_account)
+    scim_token = os.environ.get("SCIM_TOKEN", "") if enabled("ENABLE_SCIM") else ""
+    return Gate(app, provider, demote_admin, local_account, scim_token)
 
 
 def __getattr__(name: str) -> App:

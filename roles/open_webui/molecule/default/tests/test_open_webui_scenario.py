@@ -427,6 +427,11 @@ def test_sso_scim_deactivation_ends_access_at_the_next_request(
                 "schemas": [SCIM_PATCH],
                 "Operations": [{"op": "Replace", "path": "active", "value": False}],
             }
+            # Without SCIM's token: refused, and the admin is still an admin.
+            forged = call(host, "PATCH", f"/api/v1/scim/v2/Users/{found['id']}", "guess", body)
+            assert forged["status"] in (401, 403)
+            me = call(host, "GET", "/api/v1/auths/", token=session["token"])["body"]
+            assert me["role"] == "admin"
             reply = scim(host, "PATCH", f"/Users/{found['id']}", body)
         assert reply["status"] == 200 and reply["body"]["active"] is False, reply
         # An admin too (Open WebUI alone keeps an admin's role over SCIM), and the admin's key.

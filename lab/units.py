@@ -59,10 +59,13 @@ def open_webui_url(host: str) -> str:
     return f"http://{address(host)}:{wired('open_webui_port')}/health"
 
 
-def pace(host: str, tokens_per_second: float, answer_tokens: int) -> None:
-    """The stand-in on host streams answer_tokens-token answers at tokens_per_second."""
+def pace(host: str, tokens_per_second: float, answer_tokens: int, slots: int = 0) -> None:
+    """The stand-in on host streams answer_tokens-token answers at tokens_per_second; slots > 0:
+    that many at once (OLLAMA_NUM_PARALLEL, as many waiting) instead of the host's own."""
     env = {"STANDIN_TOKENS_PER_SECOND": f"{tokens_per_second:g}",
            "STANDIN_ANSWER_TOKENS": str(answer_tokens)}  # fmt: skip
+    if slots:
+        env |= {"OLLAMA_NUM_PARALLEL": str(slots), "OLLAMA_MAX_QUEUE": str(slots)}
     set_environment(host, "ollama.service", "pace", env, ollama_url())
 
 

@@ -98,3 +98,45 @@ def test_a_bad_single_sign_on_setting_is_refused_by_name(
 ) -> None:
     output = refused_before_any_change(tmp_path, "open_webui", variables, message)
     assert "Client0secret" not in output, "the client secret leaked"
+
+
+SSO = {
+    "open_webui_oidc_issuer": "https://login.example.com",
+    "open_webui_oidc_client_id": "fleet",
+    "open_webui_oidc_client_secret": "Client0secret",
+    "open_webui_url": "https://chat.example.com",
+    "open_webui_oidc_user_groups": ["staff"],
+    "open_webui_oidc_admin_groups": ["llm-admins"],
+}
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"open_webui_capacity": 0}, "open_webui: open_webui_capacity (0) and"),
+        ({"open_webui_capacity": "lots"}, "open_webui_capacity"),
+        (
+            {"open_webui_person_limit": {"concurrent": -1, "per_minute": 30}},
+            "open_webui_person_limit.concurrent: -1",
+        ),
+        (
+            {**SSO, "open_webui_group_limits": {"staff": {"concurrent": 2, "per_minute": "x"}}},
+            "open_webui_group_limits.staff.per_minute: x",
+        ),
+        (
+            {**SSO, "open_webui_group_limits": {"robots": {"concurrent": 20, "per_minute": 600}}},
+            "not ['robots']",
+        ),
+    ],
+    ids=[
+        "no capacity",
+        "a capacity that is not a number",
+        "a negative limit",
+        "a limit that is not a number",
+        "a group that does not exist",
+    ],
+)
+def test_a_bad_limit_is_refused_by_name(
+    tmp_path: Path, variables: dict[str, object], message: str
+) -> None:
+    refused_before_any_change(tmp_path, "open_webui", variables, message)

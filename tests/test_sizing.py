@@ -34,11 +34,14 @@ def test_a_case_worked_by_hand() -> None:
     assert few.hosts == 2 and few.bound_by == "two zones"
 
 
-def test_slots_are_the_hosts_own_ollama_settings() -> None:
+def test_slots_and_capacity_are_the_hosts_own_settings() -> None:
+    """Ollama's slots and the gate's capacity (open_webui_capacity) per instance type."""
     for instance_type in sizing.inputs()["instance_types"]:
         path = REPO / "inventories/group_vars" / f"type_{instance_type.replace('.', '_')}.yml"
         group = yaml.safe_load(path.read_text())
         assert sizing.slots(instance_type) == group["ollama_num_parallel"]
+        serving = sizing.host(sizing.inputs(), instance_type, sizing.inputs()["plan"]["model"])
+        assert group["open_webui_capacity"] == sizing.capacity(sizing.inputs(), serving)
         assert (REPO / "inventories/lab/group_vars" / path.name).resolve() == path.resolve()
     with pytest.raises(SystemExit, match=r"type_p4d_24xlarge\.yml is missing"):
         sizing.slots("p4d.24xlarge")

@@ -4,10 +4,12 @@ and asks again. Run by benchmarks/load/run.py (or by hand: `locust -f benchmarks
 --host http://10.89.42.11` with the LOAD_* variables below).
 
 Reported to Locust as requests: "sign in", "open a chat", "save the chat", "answer" (until the
-stream's headers; a failed or cut stream fails it), "first token" (time to first token) and
-"whole answer" (until the stream's end). Inter-token gaps are too many for Locust's
-per-request statistics: each process keeps them in a histogram and writes it, with the counts of
-answers, tokens and cut streams, to LOAD_RESULT_FILE when the run stops.
+stream's headers; a failed or cut stream fails it), "first token" (time to first token),
+"whole answer" (until the stream's end) and "refused" (a busy host's 503 or a person's 429 with
+Retry-After and a JSON detail: not a failure; the user waits Retry-After before asking again, as
+a well-behaved client does, and a refusal without them fails). Inter-token gaps are too many
+for Locust's per-request statistics: each process keeps them in a histogram and writes it, with
+the counts of answers, tokens, cut streams and refusals, to LOAD_RESULT_FILE when the run stops.
 
     LOAD_PASSWORD     the load-test accounts' password (benchmarks/load/accounts.py creates them)
     LOAD_ACCOUNTS     how many accounts there are (users take them in turn)
@@ -43,7 +45,15 @@ QUESTION = "What should a new operator of the fleet check first?"
 
 _numbers = itertools.count()
 _gaps = GapHistogram()
-_counts = {"answers": 0, "tokens": 0, "cut": 0, "empty": 0, "refused": 0, "signin_failed": 0}
+_counts = {
+    "answers": 0,
+    "tokens": 0,
+    "cut": 0,
+    "empty": 0,
+    "refused": 0,
+    "busy": 0,
+    "signin_failed": 0,
+}
 _window = {"started": time.monotonic()}
 _events_path = os.environ.get("LOAD_EVENTS_FILE")
 _events = open(_events_path, "a") if _events_path else None  # noqa: SIM115 (the run's length)
@@ -86,7 +96,10 @@ class ChatUser(HttpUser):
         messages = [{"role": "user", "content": QUESTION}]
         self.error = ""
         started = time.time()
+        self.retry_after = 0.0
         answer = self.stream_answer(messages)
+        if self.retry_after:
+            time.sleep(self.retry_after)  # Locust's gevent sleeps this user alone
         if _events is not None:
             event = {"start": started, "end": time.time(), "ok": answer is not None,
                      "error": self.error, "host": self.client.cookies.get("AWSALB", ""),
@@ -111,6 +124,13 @@ class ChatUser(HttpUser):
         with self.client.post(
             "/api/chat/completions", json=body, stream=True, name="answer", catch_response=True
         ) as response:
+            if busy(response):
+                _counts["busy"] += 1
+                self.retry_after = float(response.headers["Retry-After"])
+                self.error = f"{response.status_code} {response.json()['detail']}"
+                response.success()
+                fire("refused", (time.perf_counter() - started) * 1000)
+                return None
             if response.status_code != 200:
                 _counts["refused"] += 1
                 self.error = f"{response.status_code} {response.text[:200]}"
@@ -162,6 +182,18 @@ class ChatUser(HttpUser):
             return "".join(pieces)
 
 
+def busy(response: Any) -> bool:
+    """A refusal the fleet means: 429 or 503 with Retry-After (seconds) and a JSON detail."""
+    if response.status_code not in (429, 503):
+        return False
+    if not response.headers.get("Retry-After", "").isdigit():
+        return False
+    try:
+        return isinstance(response.json().get("detail"), str)
+    except ValueError:
+        return False
+
+
 def fire(name: str, milliseconds: float) -> None:
     events.request.fire(  # type: ignore[no-untyped-call]
         request_type="STREAM", name=name, response_time=milliseconds, response_length=0,
@@ -172,7 +204,7 @@ def fire(name: str, milliseconds: float) -> None:
 def start_measuring(**_: Any) -> None:
     if os.environ.get("LOAD_MEASURE_AFTER_SPAWN") == "1":
         _gaps.counts.clear()
-        for name in ("answers", "tokens", "cut", "empty", "refused"):
+        for name in ("answers", "tokens", "cut", "empty", "refused", "busy"):
             _counts[name] = 0
         _window["started"] = time.monotonic()
 

@@ -103,6 +103,9 @@ class Step:
     host_memory_mib: float
     others_cpu_percent: float
     generator_cpu_percent: float
+    # Refusals with Retry-After (a busy host's 503, a person's 429): how many, how fast.
+    refused: int = 0
+    refused_p95: float = 0
 
 
 def locust(
@@ -154,6 +157,7 @@ def step_figures(
 ) -> Step:  # fmt: skip
     stats = locust_stats(out / "locust")
     first, whole = stats.get("first token"), stats.get("whole answer")
+    refused = stats.get("refused")
     gaps = GapHistogram.from_json(result["gaps"])
     errors = result["signin_failed"] + sum(
         row.failures for name, row in stats.items() if name != "Aggregated"
@@ -176,6 +180,8 @@ def step_figures(
         host_memory_mib=round(after[host].memory_bytes / 2**20),
         others_cpu_percent=round(others / seconds * 100, 1),
         generator_cpu_percent=result["generator_cpu_percent"],
+        refused=result.get("busy", 0),
+        refused_p95=refused.p95 if refused else 0,
     )
 
 
@@ -200,10 +206,15 @@ def knee(args: argparse.Namespace) -> None:
     steps = [int(s) for s in args.steps.split(",")]
     token = admin_token(lab.url, ADMIN_EMAIL, lab.admin_password)
     ensure_accounts(lab.inside, token, max(steps), PASSWORD)
-    pace(host, args.rate, args.tokens)
-    tuning = dict(item.split("=", 1) for item in args.webui_env.split(",") if item)
-    if tuning:
-        set_environment(host, "open-webui.service", "tuning", tuning, open_webui_url(host))
+    # The front end's own knee: the model's slots and the gate's limits out of the way unless
+    # the run sets them (--slots, --capacity: the limit in the model or in the gate).
+    pace(host, args.rate, args.tokens, args.slots)
+    tuning = {
+        "FLEET_GATE_CAPACITY": str(args.capacity),
+        "FLEET_GATE_LIMITS": json.dumps({"concurrent": 10**6, "per_minute": 10**6}),
+    }
+    tuning |= dict(item.split("=", 1) for item in args.webui_env.split(",") if item)
+    set_environment(host, "open-webui.service", "tuning", tuning, open_webui_url(host))
     for name in lab.containers:
         pin(name, "0" if name == host else "1")
     pin_self({1})
@@ -234,8 +245,7 @@ def knee(args: argparse.Namespace) -> None:
         for name in lab.containers:
             pin(name, "0-1")
         unpace(host)
-        if tuning:
-            clear(host, "open-webui.service", "tuning", open_webui_url(host))
+        clear(host, "open-webui.service", "tuning", open_webui_url(host))
     write_knee(out, rows, args.bound_ms)
 
 
@@ -399,6 +409,12 @@ def main(argv: list[str]) -> None:
     commands.choices["knee"].add_argument("--bound-ms", type=float, default=1000)
     commands.choices["knee"].add_argument(
         "--webui-env", default="", help="Open WebUI settings for the run: NAME=VALUE,NAME=VALUE"
+    )
+    commands.choices["knee"].add_argument(
+        "--slots", type=int, default=1000, help="the stand-in's slots (OLLAMA_NUM_PARALLEL)"
+    )
+    commands.choices["knee"].add_argument(
+        "--capacity", type=int, default=10**6, help="the gate's capacity (FLEET_GATE_CAPACITY)"
     )
     commands.choices["failover"].add_argument("--users", type=int, default=40)
     commands.choices["failover"].add_argument("--seconds", type=int, default=90)

@@ -86,6 +86,14 @@ def host(data: dict[str, Any], instance_type: str, model: str) -> Host:
     )
 
 
+def capacity(data: dict[str, Any], serving: Host) -> int:
+    """The generations a host admits at once (open_webui_capacity in its type_* group): the lower
+    of what its front end streams at its knee (front end tokens/s over one stream's rate) and
+    its model's slots with as many waiting (a short queue: one answer's wait)."""
+    front = math.floor(float(data["front_end_tokens_per_second"]) / serving.stream_tokens_per_s)
+    return min(front, 2 * serving.slots)
+
+
 @dataclass(frozen=True)
 class Fleet:
     users: int

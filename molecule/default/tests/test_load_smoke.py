@@ -2,11 +2,21 @@
 chat, ask, read the streamed answer, save it to their chat, think 1-3 s and ask again, for 30 s,
 spread over both gpu-nodes by the load balancer. The model is the Ollama TEST STAND-IN, streaming
 40-token answers at 40 tokens/s. Asserts what users see - no error, answers that stream - never a
-timing: the figures are the benchmarks' (python -m benchmarks.load.run)."""
+timing: the figures are the benchmarks' (python -m benchmarks.load.run). Then one person over
+their share of the fleet is refused with 429 and Retry-After."""
 
 from __future__ import annotations
 
-from benchmarks.load.run import OUT, Lab, smoke
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+from benchmarks.load.accounts import account_email, admin_token, ensure_accounts
+from benchmarks.load.run import ADMIN_EMAIL, MODEL, OUT, PASSWORD, Lab, smoke
+from lab.units import pace, unpace
 
 
 def test_twenty_users_chat_through_the_load_balancer_without_an_error() -> None:
@@ -20,3 +30,51 @@ def test_twenty_users_chat_through_the_load_balancer_without_an_error() -> None:
     assert requests["answer"]["requests"] >= 20 and requests["save the chat"]["requests"] >= 20
     # Streamed: each answer came in pieces (the stand-in's 40 tokens), not as one block.
     assert result["tokens"] >= 30 * result["answers"], result
+
+
+def ask(url: str, token: str) -> dict[str, Any]:
+    """A streamed chat through the load balancer: its status, Retry-After and detail."""
+    body = {"model": MODEL, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    request = urllib.request.Request(
+        f"{url}/api/chat/completions",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            response.read()
+            return {"status": response.status}
+    except urllib.error.HTTPError as error:
+        detail = json.loads(error.read()).get("detail")
+        return {"status": error.code, "retry_after": error.headers["Retry-After"], "detail": detail}
+
+
+def test_a_person_over_their_share_of_the_fleet_gets_429_with_retry_after() -> None:
+    """One load-test account asks four answers at once without a stickiness cookie, so the load
+    balancer spreads them over both gpu-nodes: the fleet-wide count (the shared Redis) admits
+    three (open_webui_person_limit's default) and refuses the fourth with 429, Retry-After and
+    a detail naming the limit. The stand-in streams 30 tokens at 5 tokens/s so that they
+    overlap."""
+    lab = Lab.find()
+    admin = admin_token(lab.url, ADMIN_EMAIL, lab.admin_password)
+    ensure_accounts(lab.inside, admin, 1, PASSWORD)
+    person = admin_token(lab.url, account_email(0), PASSWORD)
+    for host in lab.gpu_nodes:
+        pace(host, 5, 30)
+    try:
+        results: list[dict[str, Any]] = []
+        threads = [
+            threading.Thread(target=lambda: results.append(ask(lab.url, person))) for _ in range(4)
+        ]
+        for thread in threads:
+            thread.start()
+            time.sleep(0.5)
+        for thread in threads:
+            thread.join(timeout=120)
+    finally:
+        for host in lab.gpu_nodes:
+            unpace(host)
+    assert sorted(r["status"] for r in results) == [200, 200, 200, 429], results
+    refused = next(r for r in results if r["status"] == 429)
+    assert refused["retry_after"].isdigit(), refused
+    assert refused["detail"].startswith("You already have 3 answers being written"), refused

@@ -18,6 +18,9 @@ Single sign-on (FLEET_GATE_SSO=true; the settings are Open WebUI's own OAUTH_* v
 - /oauth/oidc/login while the provider does not answer: back to the sign-in page with a message,
   not Open WebUI's bare 500.
 
+Admission and fair share for generations (FLEET_GATE_CAPACITY, FLEET_GATE_LIMITS): fleet_limits.py,
+shipped beside this file.
+
 Runs in Open WebUI's venv: python fleet_gate.py --host HOST --port PORT.
 """
 
@@ -256,9 +259,10 @@ async def demote_admin(user_id: str) -> None:
 
 
 def build() -> App:
+    import fleet_limits  # type: ignore[import-not-found]  # beside this file on the host
     import open_webui.main
 
-    app: App = open_webui.main.app
+    app: App = fleet_limits.install(open_webui.main.app)
     if not enabled("FLEET_GATE_SSO"):
         return app
     install_sign_in_rule()

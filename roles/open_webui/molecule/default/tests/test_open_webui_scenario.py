@@ -440,3 +440,78 @@ def test_sso_scim_deactivation_ends_access_at_the_next_request(
             assert call(host, "GET", "/api/models", token=key)["status"] in (401, 403)
     assert scim(host, "GET", "/Users", None)["status"] == 200
     assert call(host, "GET", "/api/v1/scim/v2/Users", token="wrong-token")["status"] in (401, 403)
+
+
+ASK_TOGETHER = """
+import json, sys, threading, time, urllib.error, urllib.request
+url, tokens = sys.argv[1], json.loads(sys.argv[2])
+results = [None] * len(tokens)
+def ask(i, token):
+    body = {"model": "llama3.2:1b", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    request = urllib.request.Request(url + "/api/chat/completions", data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Authorization": "Bearer " + token})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            response.read()
+            results[i] = {"status": response.status}
+    except urllib.error.HTTPError as error:
+        results[i] = {"status": error.code, "retry_after": error.headers.get("Retry-After"),
+                      "type": error.headers.get("Content-Type"), "body": error.read().decode()}
+threads = [threading.Thread(target=ask, args=item) for item in enumerate(tokens)]
+for thread in threads:
+    thread.start()
+    time.sleep(0.5)
+for thread in threads:
+    thread.join(timeout=90)
+print(json.dumps(results))
+"""
+
+
+@pytest.fixture
+def slow_answers(host: Host) -> Iterator[None]:
+    """The stand-in streams 30-token answers at 5 tokens/s (6 s each), so that they overlap."""
+    folder = "/etc/systemd/system/ollama.service.d"
+    probe = (
+        "python3 -c \"import urllib.request; urllib.request.urlopen('http://127.0.0.1:11434/')\""
+    )
+    up = f"for i in $(seq 60); do {probe} 2>/dev/null && exit 0; sleep 0.5; done; exit 1"
+    host.check_output(
+        f"mkdir -p {folder} && printf '[Service]\\nEnvironment=STANDIN_TOKENS_PER_SECOND=5\\n"
+        f"Environment=STANDIN_ANSWER_TOKENS=30\\n' > {folder}/50-test-pace.conf"
+        f" && systemctl daemon-reload && systemctl restart ollama && {up}"
+    )
+    try:
+        yield
+    finally:
+        host.check_output(
+            f"rm -f {folder}/50-test-pace.conf && systemctl daemon-reload"
+            f" && systemctl restart ollama && {up}"
+        )
+
+
+def test_limits_a_person_over_their_share_gets_429_and_a_full_host_503(
+    host: Host, provider: str, token: str, slow_answers: None
+) -> None:
+    """The converge sets 3 generations per host and 2 per person. Five answers started half a
+    second apart: the admin's two (one with the admin's API key: the key counts as its owner),
+    the admin's third (429), another person's (the host's third) and theirs again (503: the host
+    is full, refused before anything else)."""
+    key = call(host, "POST", "/api/v1/auths/api_key", token=token)["body"]["api_key"]
+    judy = sign_in(host, provider, "judy", groups=["staff"])["token"]
+    out = host.check_output(
+        "python3 -c %s %s %s", ASK_TOGETHER, API, json.dumps([token, key, token, judy, judy])
+    )
+    results = json.loads(out)
+    assert [r["status"] for r in results] == [200, 200, 429, 200, 503], results
+    for refused, detail in (
+        (results[2], "You already have 2 answers being written, the most at once for your "
+         "account: try again in 5 s."),
+        (results[4], "This service is busy: try again in 5 s."),
+    ):  # fmt: skip
+        assert refused["retry_after"] == "5" and refused["type"] == "application/json"
+        assert json.loads(refused["body"]) == {"detail": detail}
+    # Every slot was given back at the answers' end: the admin asks again at once.
+    again = call(host, "POST", "/api/chat/completions", token=token,
+                 body={"model": "llama3.2:1b", "stream": False,
+                       "messages": [{"role": "user", "content": "again"}]})  # fmt: skip
+    assert again["status"] == 200, again

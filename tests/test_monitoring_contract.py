@@ -86,8 +86,9 @@ def test_every_alarm_metric_is_emitted_by_the_agent(agent: dict[str, Any]) -> No
 
 
 def test_the_fleet_scales_on_generations_in_flight_from_the_wiring(agent: dict[str, Any]) -> None:
-    """The policy follows the gauge the ollama role sends (the wiring's name, as a share of the
-    host's slots) through the agent's StatsD listener (the wiring's address)."""
+    """The policy follows the gauge the ollama role sends (the wiring's name, as a share of what
+    the host admits at once: the gate's capacity on every instance type) through the agent's
+    StatsD listener (the wiring's address)."""
     config = load()
     assert config.modules["fleet"]["in_flight_metric"] == "${local.wiring.fleet_in_flight_metric}"
     (policy,) = [p.body for p in config.of_type("aws_autoscaling_policy")
@@ -100,6 +101,12 @@ def test_the_fleet_scales_on_generations_in_flight_from_the_wiring(agent: dict[s
     assert f"{wired('fleet_in_flight_metric')}_percent" in agent["metric_names"]
     assert not [p for p in config.of_type("aws_autoscaling_policy")
                 if "ALBRequestCountPerTarget" in str(p.body)]  # fmt: skip
+    in_flight = (REPO / "roles/ollama/tasks/in_flight.yml").read_text()
+    assert 'SLOTS: "{{ ollama_in_flight_capacity | string }}"' in in_flight
+    for group in sorted((REPO / "inventories/group_vars").glob("type_*.yml")):
+        settings = yaml.safe_load(group.read_text())
+        assert settings["ollama_in_flight_capacity"] == "{{ open_webui_capacity }}", group.name
+        assert settings["open_webui_capacity"] >= 1, group.name
 
 
 def test_log_groups_terraform_creates_are_the_ones_the_agent_ships_to() -> None:

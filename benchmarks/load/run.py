@@ -236,7 +236,8 @@ def knee(args: argparse.Namespace) -> None:
                 f"{step.tokens_per_s:.0f} tokens/s, host CPU {step.host_cpu_percent:.0f} % of "
                 f"core 0, {step.host_memory_mib:.0f} MiB, other lab hosts "
                 f"{step.others_cpu_percent:.0f} %, load generator "
-                f"{step.generator_cpu_percent:.0f} %"
+                f"{step.generator_cpu_percent:.0f} %, refused {step.refused} (p95 "
+                f"{step.refused_p95:.0f} ms)"
                 f" | straight to the stand-in: ttft p95 "
                 f"{straight['ttft_p95_ms']:.0f} ms, {straight['tokens_per_s']:.0f} tokens/s",
                 flush=True,

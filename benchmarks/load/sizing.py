@@ -89,9 +89,12 @@ def host(data: dict[str, Any], instance_type: str, model: str) -> Host:
 def capacity(data: dict[str, Any], serving: Host) -> int:
     """The generations a host admits at once (open_webui_capacity in its type_* group): the lower
     of what its front end streams at its knee (front end tokens/s over one stream's rate) and
-    its model's slots with as many waiting (a short queue: one answer's wait)."""
+    its model's slots plus the requests those slots free within the first-token bound (a queue
+    no admitted request waits in for longer: slots x bound / seconds per answer)."""
     front = math.floor(float(data["front_end_tokens_per_second"]) / serving.stream_tokens_per_s)
-    return min(front, 2 * serving.slots)
+    bound = float(data["first_token_bound_seconds"])
+    queue = math.floor(serving.slots * bound / serving.seconds_per_answer)
+    return min(front, serving.slots + queue)
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,10 @@ within the last ACTIVE_MS (streaming); an idle pooled connection last sent a fin
 longer ago.
 
 Samples every SAMPLE seconds and sends, for each INTERVAL, the mean (METRIC), the maximum
-(METRIC_max) and the mean as a percentage of the host's parallel slots (METRIC_percent: SLOTS is
-Ollama's NUM_PARALLEL, which differs per instance type, so one target fits a fleet of mixed types)
-to STATSD. Standard library only; runs as its own unprivileged user.
+(METRIC_max) and the mean as a percentage of what the host admits at once (METRIC_percent: SLOTS
+is the gate's capacity on a fleet host, or Ollama's NUM_PARALLEL; it differs per instance type,
+so one target fits a fleet of mixed types) to STATSD. Standard library only; runs as its own
+unprivileged user.
 
     OLLAMA_PORT=<Ollama's port> SLOTS=8 STATSD=127.0.0.1:8125 METRIC=ollama_generations_in_flight \\
         INTERVAL=10 SAMPLE=1 ACTIVE_MS=1000 ollama_in_flight.py

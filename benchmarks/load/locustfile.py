@@ -1,7 +1,12 @@
 """Chat users for Locust: each signs in to Open WebUI through the load balancer, opens a chat,
 asks, reads the streamed answer, saves the exchange to its chat (as the browser does), thinks,
-and asks again. Run by benchmarks/load/run.py (or by hand: `locust -f benchmarks/load/locustfile.py
---host http://10.89.42.11` with the LOAD_* variables below).
+and asks again. Two paths (LOAD_PATH picks one): "api" (ChatUser) streams the answer over the
+HTTP response, as an API client does; "page" (PageUser) asks as the chat page does - with the
+chat, message and socket.io session ids, so that Open WebUI answers at once with task ids and
+writes the answer in a background task - and reads the answer's events over socket.io
+(python-socketio's client, through the load balancer, as the page's websocket). Run by
+benchmarks/load/run.py (or by hand: `locust -f benchmarks/load/locustfile.py --host
+http://10.89.42.11 ChatUser` with the LOAD_* variables below).
 
 Reported to Locust as requests: "sign in", "open a chat", "save the chat", "answer" (until the
 stream's headers; a failed or cut stream fails it), "first token" (time to first token),
@@ -29,8 +34,11 @@ import itertools
 import json
 import os
 import time
+import uuid
 from typing import Any
 
+import gevent.event
+import socketio
 from locust import HttpUser, between, events, task
 from locust.env import Environment
 from locust.exception import StopUser
@@ -80,6 +88,7 @@ class ChatUser(HttpUser):
         if not token:
             raise StopUser
         self.client.headers["Authorization"] = f"Bearer {token}"
+        self.token = token
         self.chat_id = self.open_chat()
 
     def open_chat(self) -> str:
@@ -180,6 +189,127 @@ class ChatUser(HttpUser):
             _counts["tokens"] += len(pieces)
             fire("whole answer", (time.perf_counter() - started) * 1000)
             return "".join(pieces)
+
+
+class Answer:
+    """One answer's events over socket.io."""
+
+    def __init__(self) -> None:
+        self.first: float | None = None
+        self.text = ""
+        self.error = ""
+        self.done = gevent.event.Event()
+
+
+def texts(value: Any) -> list[str]:
+    """Every "text" or "content" string in an event's output (Open WebUI's output items)."""
+    if isinstance(value, dict):
+        found = [v for k, v in value.items() if k in ("text", "content") and isinstance(v, str)]
+        return found + [t for v in value.values() if not isinstance(v, str) for t in texts(v)]
+    if isinstance(value, list):
+        return [t for item in value for t in texts(item)]
+    return []
+
+
+class PageUser(ChatUser):
+    """Chats as the chat page does: the answer comes over socket.io, not the HTTP response.
+    Reported as "answer" (the request that starts it, until its task ids), "first token" and
+    "whole answer" (from the events), like ChatUser's."""
+
+    answer_timeout = 300.0
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.answers: dict[str, Answer] = {}
+        self.sio = socketio.Client(reconnection=False)
+        self.sio.on("events", self.on_event)
+        # The host the load balancer pinned this user to (set by LOAD_COOKIE or by its reply).
+        cookie = next((c.value for c in self.client.cookies if c.name == "AWSALB"), None)
+        self.sio.connect(
+            self.host, socketio_path="/ws/socket.io", transports=["websocket"],
+            auth={"token": self.token}, headers={"Cookie": f"AWSALB={cookie}"} if cookie else {},
+        )  # fmt: skip
+
+    def on_stop(self) -> None:
+        self.sio.disconnect()
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        answer = self.answers.get(str(event.get("message_id")))
+        data = event.get("data") or {}
+        # Deltas come as "response:completion" events, the end as "chat:completion" with done.
+        if answer is None or data.get("type") not in ("chat:completion", "response:completion"):
+            return
+        body = data.get("data") or {}
+        if body.get("error"):
+            answer.error = json.dumps(body["error"])[:200]
+            answer.done.set()
+            return
+        if answer.first is None and (
+            body.get("delta")
+            or body.get("content")
+            or body.get("choices")
+            or (body.get("output") and not body.get("done"))
+        ):
+            answer.first = time.perf_counter()
+        if body.get("done"):
+            answer.text = " ".join(texts(body.get("output") or body.get("content") or ""))
+            answer.done.set()
+
+    def stream_answer(self, messages: list[dict[str, str]]) -> str | None:
+        message_id = str(uuid.uuid4())
+        answer = self.answers[message_id] = Answer()
+        body = {
+            "model": MODEL,
+            "stream": True,
+            "messages": messages,
+            "chat_id": self.chat_id,
+            "id": message_id,
+            "session_id": self.sio.get_sid(),
+            "background_tasks": {},
+        }
+        started = time.perf_counter()
+        try:
+            with self.client.post(
+                "/api/chat/completions", json=body, name="answer", catch_response=True
+            ) as response:
+                if busy(response):
+                    _counts["busy"] += 1
+                    self.retry_after = float(response.headers["Retry-After"])
+                    self.error = f"{response.status_code} {response.json()['detail']}"
+                    response.success()
+                    fire("refused", (time.perf_counter() - started) * 1000)
+                    return None
+                if response.status_code != 200 or not response.json().get("task_ids"):
+                    _counts["refused"] += 1
+                    self.error = f"{response.status_code} {response.text[:200]}"
+                    response.failure(self.error)
+                    return None
+            if not answer.done.wait(timeout=self.answer_timeout) or answer.error:
+                _counts["cut"] += 1
+                self.error = answer.error or f"no end of the answer in {self.answer_timeout:.0f} s"
+                fire_failure("whole answer", self.error)
+                return None
+        finally:
+            self.answers.pop(message_id, None)
+        if answer.first is not None:
+            fire("first token", (answer.first - started) * 1000)
+        words = answer.text.split()
+        if not words:
+            _counts["empty"] += 1
+            self.error = "the answer was empty"
+            fire_failure("whole answer", self.error)
+            return None
+        _counts["answers"] += 1
+        _counts["tokens"] += len(words)
+        fire("whole answer", (time.perf_counter() - started) * 1000)
+        return answer.text
+
+
+def fire_failure(name: str, error: str) -> None:
+    events.request.fire(  # type: ignore[no-untyped-call]
+        request_type="STREAM", name=name, response_time=0, response_length=0,
+        exception=RuntimeError(error), context={},
+    )  # fmt: skip
 
 
 def busy(response: Any) -> bool:

@@ -52,6 +52,8 @@ DIRECT = Path(__file__).with_name("direct.py")
 ADMIN_EMAIL = admin_email()
 PASSWORD = "load-test-Pa55word"  # the load-test accounts' (ordinary users of a lab)
 MODEL = "llama3.2:1b"
+# The load's path (locustfile.py): the API's streamed response, or the chat page's socket.io.
+USER_CLASSES = {"api": "ChatUser", "page": "PageUser"}
 # Users spawned per second in a measured run: each signs in (a password hash on the host).
 SPAWN_RATE = 10
 
@@ -110,7 +112,7 @@ class Step:
 
 def locust(
     lab: Lab, out: Path, users: int, seconds: int, measured: bool = False,
-    on_measuring: Callable[[], None] | None = None, **env: str,
+    on_measuring: Callable[[], None] | None = None, path: str = "api", **env: str,
 ) -> dict[str, Any]:  # fmt: skip
     """One headless Locust run; returns the users' result file (histogram, counts, seconds).
     measured: users are spawned at SPAWN_RATE (each signs in) and the figures count only what
@@ -125,7 +127,7 @@ def locust(
         "--users", str(users), "--spawn-rate", str(rate),
         "--run-time", f"{seconds + ramp}s", "--stop-timeout", "60", "--only-summary",
         "--csv", str(out / "locust"), "--html", str(out / "locust.html"),
-        *(["--reset-stats"] if measured else []),
+        *(["--reset-stats"] if measured else []), USER_CLASSES[path],
     ]  # fmt: skip
     environment = {**os.environ, "PYTHONPATH": str(REPO), "LOAD_PASSWORD": PASSWORD,
                    "LOAD_ACCOUNTS": str(users), "LOAD_MODEL": MODEL,
@@ -225,7 +227,7 @@ def knee(args: argparse.Namespace) -> None:
             samples.clear()
             result = locust(lab, out / f"users-{users}", users, args.seconds, measured=True,
                             on_measuring=lambda: samples.append(sample(lab.containers)),
-                            LOAD_COOKIE=lab.gpu_nodes[host])  # fmt: skip
+                            path=args.path, LOAD_COOKIE=lab.gpu_nodes[host])  # fmt: skip
             step = step_figures(users, out / f"users-{users}", result, result["seconds"],
                                 samples[0], sample(lab.containers), host)  # fmt: skip
             straight = direct(host, users, args.seconds, core=1)
@@ -411,6 +413,10 @@ def main(argv: list[str]) -> None:
     commands.choices["knee"].add_argument(
         "--webui-env", default="", help="Open WebUI settings for the run: NAME=VALUE,NAME=VALUE"
     )
+    commands.choices["knee"].add_argument(
+        "--path", choices=sorted(USER_CLASSES), default="api",
+        help="the users' path: the API's streamed response or the chat page's socket.io",
+    )  # fmt: skip
     commands.choices["knee"].add_argument(
         "--slots", type=int, default=1000, help="the stand-in's slots (OLLAMA_NUM_PARALLEL)"
     )

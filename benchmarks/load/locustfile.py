@@ -21,9 +21,14 @@ the counts of answers, tokens, cut streams and refusals, to LOAD_RESULT_FILE whe
     LOAD_MODEL        the model asked (default llama3.2:1b)
     LOAD_THINK        think time between questions, seconds: "MIN,MAX" (default 0,0)
     LOAD_COOKIE       pin every user to one host: the stickiness cookie's value (an instance id)
+    LOAD_HEAVY        the first N users are one person (account 0, their answers' figures named
+                      "... (heavy)"), the others take the other accounts in turn
     LOAD_RESULT_FILE  where the histogram and counts go (JSON)
-    LOAD_MEASURE_AFTER_SPAWN  "1": count from the moment every user is spawned (and signed in),
-                      as Locust's --reset-stats does for its own statistics
+    LOAD_MEASURE_AFTER_SPAWN  "1": count from the moment every user has signed in (Locust's own
+                      statistics are reset then too), for LOAD_MEASURE_SECONDS, then stop; a
+                      file LOAD_RESULT_FILE.measuring marks the start. Signing in is the
+                      costliest request (the password hash): a surge of sign-ins must not
+                      be measured as the chats' figures
     LOAD_EVENTS_FILE  optional: one JSON line per question (start, end, ok, error, the host that
                       served it by its stickiness cookie, the chat), for the failover analysis
 """
@@ -35,6 +40,7 @@ import json
 import os
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import gevent.event
@@ -62,19 +68,25 @@ _counts = {
     "busy": 0,
     "signin_failed": 0,
 }
-_window = {"started": time.monotonic()}
+_window = {"started": time.monotonic(), "signed_in": 0}
 _events_path = os.environ.get("LOAD_EVENTS_FILE")
 _events = open(_events_path, "a") if _events_path else None  # noqa: SIM115 (the run's length)
 
 
 class ChatUser(HttpUser):
     wait_time = between(THINK[0], THINK[-1])
+    label = ""
 
     def on_start(self) -> None:
         cookie = os.environ.get("LOAD_COOKIE")
         if cookie:
             self.client.cookies.set("AWSALB", cookie)
-        email = account_email(next(_numbers) % ACCOUNTS)
+        number = next(_numbers)
+        heavy = int(os.environ.get("LOAD_HEAVY") or 0)
+        self.label = " (heavy)" if number < heavy else ""
+        if heavy:
+            number = 0 if number < heavy else 1 + (number - heavy) % max(ACCOUNTS - 1, 1)
+        email = account_email(number % ACCOUNTS)
         with self.client.post(
             "/api/v1/auths/signin",
             json={"email": email, "password": os.environ["LOAD_PASSWORD"]},
@@ -85,6 +97,7 @@ class ChatUser(HttpUser):
             if not token:
                 _counts["signin_failed"] += 1
                 response.failure(f"sign-in refused: {response.status_code} {response.text[:200]}")
+        signed_in(self.environment)
         if not token:
             raise StopUser
         self.client.headers["Authorization"] = f"Bearer {token}"
@@ -131,14 +144,18 @@ class ChatUser(HttpUser):
         last = started
         pieces: list[str] = []
         with self.client.post(
-            "/api/chat/completions", json=body, stream=True, name="answer", catch_response=True
+            "/api/chat/completions",
+            json=body,
+            stream=True,
+            name=f"answer{self.label}",
+            catch_response=True,
         ) as response:
             if busy(response):
                 _counts["busy"] += 1
                 self.retry_after = float(response.headers["Retry-After"])
                 self.error = f"{response.status_code} {response.json()['detail']}"
                 response.success()
-                fire("refused", (time.perf_counter() - started) * 1000)
+                fire(f"refused{self.label}", (time.perf_counter() - started) * 1000)
                 return None
             if response.status_code != 200:
                 _counts["refused"] += 1
@@ -165,7 +182,7 @@ class ChatUser(HttpUser):
                     now = time.perf_counter()
                     if first is None:
                         first = now
-                        fire("first token", (now - started) * 1000)
+                        fire(f"first token{self.label}", (now - started) * 1000)
                     else:
                         _gaps.add(now - last)
                     last = now
@@ -187,7 +204,7 @@ class ChatUser(HttpUser):
                 return None
             _counts["answers"] += 1
             _counts["tokens"] += len(pieces)
-            fire("whole answer", (time.perf_counter() - started) * 1000)
+            fire(f"whole answer{self.label}", (time.perf_counter() - started) * 1000)
             return "".join(pieces)
 
 
@@ -270,14 +287,14 @@ class PageUser(ChatUser):
         started = time.perf_counter()
         try:
             with self.client.post(
-                "/api/chat/completions", json=body, name="answer", catch_response=True
+                "/api/chat/completions", json=body, name=f"answer{self.label}", catch_response=True
             ) as response:
                 if busy(response):
                     _counts["busy"] += 1
                     self.retry_after = float(response.headers["Retry-After"])
                     self.error = f"{response.status_code} {response.json()['detail']}"
                     response.success()
-                    fire("refused", (time.perf_counter() - started) * 1000)
+                    fire(f"refused{self.label}", (time.perf_counter() - started) * 1000)
                     return None
                 if response.status_code != 200 or not response.json().get("task_ids"):
                     _counts["refused"] += 1
@@ -287,21 +304,21 @@ class PageUser(ChatUser):
             if not answer.done.wait(timeout=self.answer_timeout) or answer.error:
                 _counts["cut"] += 1
                 self.error = answer.error or f"no end of the answer in {self.answer_timeout:.0f} s"
-                fire_failure("whole answer", self.error)
+                fire_failure(f"whole answer{self.label}", self.error)
                 return None
         finally:
             self.answers.pop(message_id, None)
         if answer.first is not None:
-            fire("first token", (answer.first - started) * 1000)
+            fire(f"first token{self.label}", (answer.first - started) * 1000)
         words = answer.text.split()
         if not words:
             _counts["empty"] += 1
             self.error = "the answer was empty"
-            fire_failure("whole answer", self.error)
+            fire_failure(f"whole answer{self.label}", self.error)
             return None
         _counts["answers"] += 1
         _counts["tokens"] += len(words)
-        fire("whole answer", (time.perf_counter() - started) * 1000)
+        fire(f"whole answer{self.label}", (time.perf_counter() - started) * 1000)
         return answer.text
 
 
@@ -331,12 +348,23 @@ def fire(name: str, milliseconds: float) -> None:
     )  # fmt: skip
 
 
-def start_measuring(**_: Any) -> None:
-    if os.environ.get("LOAD_MEASURE_AFTER_SPAWN") == "1":
-        _gaps.counts.clear()
-        for name in ("answers", "tokens", "cut", "empty", "refused", "busy"):
-            _counts[name] = 0
-        _window["started"] = time.monotonic()
+def signed_in(environment: Environment) -> None:
+    """One more user has signed in (or given up): once all have, the measured window starts."""
+    _window["signed_in"] += 1
+    runner = environment.runner
+    if (
+        os.environ.get("LOAD_MEASURE_AFTER_SPAWN") != "1"
+        or runner is None
+        or _window["signed_in"] != runner.target_user_count
+    ):
+        return
+    _gaps.counts.clear()
+    for name in ("answers", "tokens", "cut", "empty", "refused", "busy"):
+        _counts[name] = 0
+    _window["started"] = time.monotonic()
+    runner.stats.reset_all()
+    Path(os.environ["LOAD_RESULT_FILE"] + ".measuring").touch()
+    gevent.spawn_later(float(os.environ["LOAD_MEASURE_SECONDS"]), runner.quit)
 
 
 def write_result(environment: Environment, **_: Any) -> None:
@@ -345,9 +373,6 @@ def write_result(environment: Environment, **_: Any) -> None:
         seconds = round(time.monotonic() - _window["started"], 2)
         with open(path, "w") as out:
             json.dump({"gaps": _gaps.to_json(), "seconds": seconds, **_counts}, out)
-
-
-events.spawning_complete.add_listener(start_measuring)  # type: ignore[no-untyped-call]
 
 
 events.test_stop.add_listener(write_result)  # type: ignore[no-untyped-call]

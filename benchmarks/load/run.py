@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import math
 import os
 import subprocess
 import sys
@@ -56,6 +55,8 @@ MODEL = "llama3.2:1b"
 USER_CLASSES = {"api": "ChatUser", "page": "PageUser"}
 # Users spawned per second in a measured run: each signs in (a password hash on the host).
 SPAWN_RATE = 10
+# The longest a measured run waits for its users to sign in before it measures anyway.
+SIGN_IN_WAIT = 300
 
 
 @dataclass
@@ -116,34 +117,40 @@ def locust(
 ) -> dict[str, Any]:  # fmt: skip
     """One headless Locust run; returns the users' result file (histogram, counts, seconds).
     measured: users are spawned at SPAWN_RATE (each signs in) and the figures count only what
-    follows, for `seconds` (on_measuring is called then); otherwise the whole run counts."""
+    follows once every user has signed in, for `seconds` (on_measuring is called then);
+    otherwise the whole run counts."""
     out.mkdir(parents=True, exist_ok=True)
     result = out / "result.json"
     result.unlink(missing_ok=True)
+    measuring = Path(f"{result}.measuring")
+    measuring.unlink(missing_ok=True)
     rate = SPAWN_RATE if measured else max(users / 5, 1)
-    ramp = math.ceil(users / rate) if measured else 0
+    # Measured: the run stops itself `seconds` after the last sign-in (this is a bound).
+    limit = seconds + SIGN_IN_WAIT if measured else seconds
     command = [
         str(venv_bin("locust")), "-f", str(LOCUSTFILE), "--headless", "--host", lab.url,
         "--users", str(users), "--spawn-rate", str(rate),
-        "--run-time", f"{seconds + ramp}s", "--stop-timeout", "60", "--only-summary",
-        "--csv", str(out / "locust"), "--html", str(out / "locust.html"),
-        *(["--reset-stats"] if measured else []), USER_CLASSES[path],
+        "--run-time", f"{limit}s", "--stop-timeout", "60", "--only-summary",
+        "--csv", str(out / "locust"), "--html", str(out / "locust.html"), USER_CLASSES[path],
     ]  # fmt: skip
     environment = {**os.environ, "PYTHONPATH": str(REPO), "LOAD_PASSWORD": PASSWORD,
                    "LOAD_ACCOUNTS": str(users), "LOAD_MODEL": MODEL,
                    "LOAD_MEASURE_AFTER_SPAWN": "1" if measured else "0",
+                   "LOAD_MEASURE_SECONDS": str(seconds),
                    "LOAD_RESULT_FILE": str(result), **env}  # fmt: skip
     with (out / "locust.log").open("w") as log:
         proc = subprocess.Popen(command, env=environment, stdout=log, stderr=subprocess.STDOUT)
         generator = 0.0
         if on_measuring is not None:
-            time.sleep(ramp + 1)
+            deadline = time.monotonic() + SIGN_IN_WAIT
+            while not measuring.exists() and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.2)
             on_measuring()
             generator = process_cpu_seconds(proc.pid)
             time.sleep(seconds - 2)
             generator = process_cpu_seconds(proc.pid) - generator
         try:
-            proc.wait(timeout=seconds + ramp + 180)
+            proc.wait(timeout=limit + 180)
         finally:
             proc.kill()
     if not result.exists():
@@ -284,6 +291,44 @@ def ratio(a: float, b: float) -> float:
     return round(a / b, 2) if b else 0.0
 
 
+ANSWER_ROWS = ("answer", "first token", "whole answer", "refused")
+
+
+def fairness(args: argparse.Namespace) -> None:
+    """One person with `heavy` streams at once beside `light` people with one each, the gate's
+    own limits (the role's), on one host (pinned by cookie) or spread over all gpu-nodes."""
+    lab = Lab.find()
+    out = OUT / args.name
+    token = admin_token(lab.url, ADMIN_EMAIL, lab.admin_password)
+    ensure_accounts(lab.inside, token, args.light + 1, PASSWORD)
+    hosts = sorted(lab.gpu_nodes)[: args.hosts]
+    for host in lab.gpu_nodes:
+        pace(host, args.rate, args.tokens)
+    pinned = {"LOAD_COOKIE": lab.gpu_nodes[hosts[0]]} if args.hosts == 1 else {}
+    try:
+        result = locust(lab, out, args.heavy + args.light, args.seconds, measured=True,
+                        on_measuring=lambda: None, path=args.path, LOAD_HEAVY=str(args.heavy),
+                        LOAD_ACCOUNTS=str(args.light + 1), **pinned)  # fmt: skip
+    finally:
+        for host in lab.gpu_nodes:
+            unpace(host)
+    stats = locust_stats(out / "locust")
+    report: dict[str, Any] = {"hosts": args.hosts, "path": args.path, "seconds": result["seconds"]}
+    for label, who in (("", "light"), (" (heavy)", "heavy")):
+        first, refused = stats.get(f"first token{label}"), stats.get(f"refused{label}")
+        whole = stats.get(f"whole answer{label}")
+        report[who] = {
+            "answers": whole.requests - whole.failures if whole else 0,
+            "failures": sum(stats[f"{name}{label}"].failures for name in ANSWER_ROWS
+                            if f"{name}{label}" in stats),
+            "ttft_p95_ms": first.p95 if first else 0,
+            "refused": refused.requests if refused else 0,
+            "refused_p95_ms": refused.p95 if refused else 0,
+        }  # fmt: skip
+    (out / "fairness.json").write_text(json.dumps(report, indent=2))
+    print(json.dumps(report), flush=True)
+
+
 def failover(args: argparse.Namespace) -> None:
     lab = Lab.find()
     out = OUT / args.name
@@ -400,7 +445,7 @@ def smoke(
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("knee", "failover", "smoke"):
+    for name in ("knee", "failover", "smoke", "fairness"):
         sub = commands.add_parser(name)
         sub.add_argument("--name", default=name, help="the artifacts folder's name")
         sub.add_argument(
@@ -430,6 +475,11 @@ def main(argv: list[str]) -> None:
     commands.choices["failover"].add_argument(
         "--abrupt", action="store_true", help="kill the host (podman kill) instead of stopping it"
     )
+    commands.choices["fairness"].add_argument("--heavy", type=int, default=20)
+    commands.choices["fairness"].add_argument("--light", type=int, default=10)
+    commands.choices["fairness"].add_argument("--hosts", type=int, choices=(1, 2), default=1)
+    commands.choices["fairness"].add_argument("--seconds", type=int, default=30)
+    commands.choices["fairness"].add_argument("--path", choices=sorted(USER_CLASSES), default="api")
     commands.choices["smoke"].add_argument("--users", type=int, default=20)
     commands.choices["smoke"].add_argument("--seconds", type=int, default=30)
     args = parser.parse_args(argv)
@@ -437,6 +487,8 @@ def main(argv: list[str]) -> None:
         knee(args)
     elif args.command == "failover":
         failover(args)
+    elif args.command == "fairness":
+        fairness(args)
     else:
         result, stats = smoke(Lab.find(), args.users, args.seconds, OUT / args.name,
                               args.rate, args.tokens)  # fmt: skip

@@ -38,6 +38,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import random
 import time
 import uuid
 from pathlib import Path
@@ -97,12 +98,17 @@ class ChatUser(HttpUser):
             if not token:
                 _counts["signin_failed"] += 1
                 response.failure(f"sign-in refused: {response.status_code} {response.text[:200]}")
-        signed_in(self.environment)
         if not token:
+            signed_in(self.environment)
             raise StopUser
         self.client.headers["Authorization"] = f"Bearer {token}"
         self.token = token
         self.chat_id = self.open_chat()
+        self.connect()
+        signed_in(self.environment)
+
+    def connect(self) -> None:
+        """What a user does once before asking (the page user opens its socket.io here)."""
 
     def open_chat(self) -> str:
         reply = self.client.post(
@@ -121,7 +127,8 @@ class ChatUser(HttpUser):
         self.retry_after = 0.0
         answer = self.stream_answer(messages)
         if self.retry_after:
-            time.sleep(self.retry_after)  # Locust's gevent sleeps this user alone
+            # At least Retry-After, with jitter so that the refused do not come back together.
+            time.sleep(self.retry_after * random.uniform(1.0, 1.5))  # gevent: this user alone
         if _events is not None:
             event = {"start": started, "end": time.time(), "ok": answer is not None,
                      "error": self.error, "host": self.client.cookies.get("AWSALB", ""),
@@ -235,8 +242,7 @@ class PageUser(ChatUser):
 
     answer_timeout = 300.0
 
-    def on_start(self) -> None:
-        super().on_start()
+    def connect(self) -> None:
         self.answers: dict[str, Answer] = {}
         self.sio = socketio.Client(reconnection=False)
         self.sio.on("events", self.on_event)
@@ -349,7 +355,8 @@ def fire(name: str, milliseconds: float) -> None:
 
 
 def signed_in(environment: Environment) -> None:
-    """One more user has signed in (or given up): once all have, the measured window starts."""
+    """One more user is ready to ask (signed in, chat opened) or has given up: once all are, the
+    measured window starts."""
     _window["signed_in"] += 1
     runner = environment.runner
     if (

@@ -143,6 +143,18 @@ class ChatUser(HttpUser):
                 name="save the chat",
             )
 
+    def refused(self, response: Any, started: float) -> bool:
+        """A refusal the fleet means (busy()): counted as refused, not failed, and this user
+        waits its Retry-After before asking again."""
+        if not busy(response):
+            return False
+        _counts["busy"] += 1
+        self.retry_after = float(response.headers["Retry-After"])
+        self.error = f"{response.status_code} {response.json()['detail']}"
+        response.success()
+        fire(f"refused{self.label}", (time.perf_counter() - started) * 1000)
+        return True
+
     def stream_answer(self, messages: list[dict[str, str]]) -> str | None:
         """One streamed chat completion: None when it failed or was cut."""
         body = {"model": MODEL, "stream": True, "messages": messages}
@@ -157,12 +169,7 @@ class ChatUser(HttpUser):
             name=f"answer{self.label}",
             catch_response=True,
         ) as response:
-            if busy(response):
-                _counts["busy"] += 1
-                self.retry_after = float(response.headers["Retry-After"])
-                self.error = f"{response.status_code} {response.json()['detail']}"
-                response.success()
-                fire(f"refused{self.label}", (time.perf_counter() - started) * 1000)
+            if self.refused(response, started):
                 return None
             if response.status_code != 200:
                 _counts["refused"] += 1
@@ -295,12 +302,7 @@ class PageUser(ChatUser):
             with self.client.post(
                 "/api/chat/completions", json=body, name=f"answer{self.label}", catch_response=True
             ) as response:
-                if busy(response):
-                    _counts["busy"] += 1
-                    self.retry_after = float(response.headers["Retry-After"])
-                    self.error = f"{response.status_code} {response.json()['detail']}"
-                    response.success()
-                    fire(f"refused{self.label}", (time.perf_counter() - started) * 1000)
+                if self.refused(response, started):
                     return None
                 if response.status_code != 200 or not response.json().get("task_ids"):
                     _counts["refused"] += 1

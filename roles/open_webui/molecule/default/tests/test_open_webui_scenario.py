@@ -40,6 +40,7 @@ except urllib.error.HTTPError as error:
     print(json.dumps({"status": error.code, "body": error.read().decode()}))
 """
 PORT = wired("open_webui_port")
+OLLAMA_PORT = wired("ollama_port")
 API = f"http://127.0.0.1:{PORT}"  # the scenario keeps Open WebUI on loopback
 
 
@@ -472,7 +473,8 @@ def slow_answers(host: Host) -> Iterator[None]:
     """The stand-in streams 30-token answers at 5 tokens/s (6 s each), so that they overlap."""
     folder = "/etc/systemd/system/ollama.service.d"
     probe = (
-        "python3 -c \"import urllib.request; urllib.request.urlopen('http://127.0.0.1:11434/')\""
+        'python3 -c "import urllib.request;'
+        f" urllib.request.urlopen('http://127.0.0.1:{OLLAMA_PORT}/')\""
     )
     up = f"for i in $(seq 60); do {probe} 2>/dev/null && exit 0; sleep 0.5; done; exit 1"
     host.check_output(

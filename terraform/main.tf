@@ -261,6 +261,7 @@ module "state" {
   identity                       = local.identity
   identity_client_secret_managed = var.identity_cognito
   identity_client_secret         = var.identity_cognito ? module.identity[0].client_secret : ""
+  trusted_ca_bundle              = var.trusted_ca_bundle
   database_engine_version        = var.database_engine_version
   database_instance_class        = var.database_instance_class
   database_allocated_storage_gb  = var.database_allocated_storage_gb

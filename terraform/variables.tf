@@ -501,6 +501,17 @@ variable "identity_client_id" {
   }
 }
 
+variable "trusted_ca_bundle" {
+  description = "PEM certificates of a private CA the hosts trust (the identity provider's, where its certificate is from the organisation's own CA), published as the trusted_ca_bundle parameter; every host adds it to its system store. Empty: the public CAs only."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.trusted_ca_bundle == "" || (strcontains(var.trusted_ca_bundle, "-----BEGIN CERTIFICATE-----") && length(var.trusted_ca_bundle) <= 4096)
+    error_message = "trusted_ca_bundle must be PEM certificates (-----BEGIN CERTIFICATE-----), at most 4096 characters (one SSM parameter), or empty."
+  }
+}
+
 variable "identity_cognito" {
   description = "Create a Cognito user pool as the fleet's identity provider (its app client, hosted sign-in domain and groups), for an organisation that brings none; exclusive with identity_issuer. Set open_webui_oidc_groups_claim to cognito:groups."
   type        = bool

@@ -14,8 +14,9 @@ def test_sso_settings_are_published_only_when_the_fleet_has_a_provider() -> None
     identity = config.one("aws_ssm_parameter", "identity")
     assert identity.module == "modules/state"
     body = identity.body
-    # Both or none, under the path fleet_wiring reads (/<prefix>/state/).
-    assert body["for_each"].startswith("${var.identity.enabled ? {")
+    # Both or none, under the path fleet_wiring reads (/<prefix>/state/); the trusted CA when set.
+    assert body["for_each"].startswith("${merge(var.identity.enabled ? {")
+    assert 'var.trusted_ca_bundle != "" ? {trusted_ca_bundle = var' in body["for_each"]
     assert body["name"] == "/${local.prefix}/state/${each.key}"
     assert body["type"] == "SecureString" and body["key_id"] == "${var.kms_key_arn}"
     assert config.modules["state"]["identity"] == "${local.identity}"
@@ -26,8 +27,11 @@ def test_sso_settings_are_published_only_when_the_fleet_has_a_provider() -> None
     wiring = wired_file("open_webui")
     assert "fleet_state.identity_issuer" in wiring["open_webui_oidc_issuer"]
     assert "fleet_state.identity_client_id" in wiring["open_webui_oidc_client_id"]
+    assert config.modules["state"]["trusted_ca_bundle"] == "${var.trusted_ca_bundle}"
+    assert "fleet_state.trusted_ca_bundle" in wired_file("fleet_state")["fleet_trusted_ca_bundle"]
     # Optional: not among the parameters every fleet must have.
-    assert not {"identity_issuer", "identity_client_id"} & set(wired("fleet_state_parameters"))
+    optional = {"identity_issuer", "identity_client_id", "trusted_ca_bundle"}
+    assert not optional & set(wired("fleet_state_parameters"))
 
 
 def test_sso_secrets_are_the_fleets_secrets() -> None:

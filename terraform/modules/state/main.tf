@@ -262,10 +262,14 @@ resource "aws_ssm_parameter" "state" {
   value       = local.state[each.value]
 }
 
-# Single sign-on, where the fleet has an identity provider: fleet_wiring reads these with the rest
-# (optional: without them the hosts keep local accounts only).
+# Single sign-on, where the fleet has an identity provider, and the private CA the hosts trust
+# (its certificate, for one): fleet_wiring reads these with the rest (optional: without them the
+# hosts keep local accounts only and trust the public CAs).
 resource "aws_ssm_parameter" "identity" {
-  for_each    = var.identity.enabled ? { identity_issuer = var.identity.issuer, identity_client_id = var.identity.client_id } : {}
+  for_each = merge(
+    var.identity.enabled ? { identity_issuer = var.identity.issuer, identity_client_id = var.identity.client_id } : {},
+    var.trusted_ca_bundle != "" ? { trusted_ca_bundle = var.trusted_ca_bundle } : {},
+  )
   name        = "/${local.prefix}/state/${each.key}"
   description = "${var.name}: single sign-on (read by fleet_wiring into fleet_state.${each.key})"
   type        = "SecureString"

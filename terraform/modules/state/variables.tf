@@ -124,6 +124,12 @@ variable "identity" {
   default     = { enabled = false, issuer = "", client_id = "" }
 }
 
+variable "trusted_ca_bundle" {
+  description = "PEM certificates of a private CA the hosts trust, published as trusted_ca_bundle (empty: not published)."
+  type        = string
+  default     = ""
+}
+
 variable "identity_client_secret_managed" {
   description = "Whether terraform knows the client's secret (a Cognito pool of the fleet's own) and writes it to oidc-client-secret."
   type        = bool

@@ -1,4 +1,5 @@
-"""fleet_common: venv from the wheelhouse, secrets generated once or enforced, health gate."""
+"""fleet_common: venv from the wheelhouse, secrets generated once or enforced, health gate,
+a private CA in the system store."""
 
 from __future__ import annotations
 
@@ -84,3 +85,12 @@ def test_the_service_skeleton_runs_a_service_from_data(host: Host) -> None:
     assert "User=skeleton" in show and "ProtectSystem=strict" in show
     assert "/etc/molecule-skeleton/skeleton.env" in show
     host.check_output("python3 -c %s %s", GET, "http://127.0.0.1:8998/")
+
+
+def test_the_private_ca_is_in_the_system_store(host: Host) -> None:
+    """The scenario's test CA is in the bundle every TLS client on the host reads."""
+    installed = host.file("/usr/local/share/ca-certificates/llm-fleet-trusted.crt")
+    assert installed.exists and installed.mode == 0o644
+    body = "".join(installed.content_string.strip().splitlines()[1:-1])
+    bundle = host.file("/etc/ssl/certs/ca-certificates.crt").content_string.replace("\n", "")
+    assert body and body in bundle

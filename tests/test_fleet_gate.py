@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import socket
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -198,3 +199,26 @@ def test_the_providers_outage_at_sign_in_is_a_message_not_a_500() -> None:
     assert sent[0]["status"] == 302 and len(sent) == 2
     location = dict(sent[0]["headers"])[b"location"].decode()
     assert location == "/auth?error=Example+SSO+is+not+answering%3A+try+again+in+a+minute."
+
+
+def test_a_provider_that_takes_no_connection_sends_the_person_back_with_a_message() -> None:
+    """After Open WebUI has read the provider's metadata it would redirect to a provider that is
+    down: the gate tries the provider's address first."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # bound, never listening: connections are refused
+        inner = Recorder()
+        app = gate.Gate(
+            inner, "Example SSO", None, None, "", gate.answers(f"https://127.0.0.1:{port}/x")
+        )
+        status, _ = request(app, "GET", gate.LOGIN_PATH)
+    assert status == 302 and inner.seen == []
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        port = listening.getsockname()[1]
+        app = gate.Gate(
+            inner, "Example SSO", None, None, "", gate.answers(f"https://127.0.0.1:{port}/x")
+        )
+        status, _ = request(app, "GET", gate.LOGIN_PATH)
+    assert status == 200 and inner.seen == [(gate.LOGIN_PATH, b"")]

@@ -90,8 +90,22 @@ def test_a_bad_answer_length_cap_is_refused_by_the_wiring(
             },
             'With an identity provider (open_webui_oidc_issuer "http://login.example.com")',
         ),
+        (
+            {
+                "open_webui_oidc_issuer": "http://10.89.42.12:4593/api/oidc",
+                "open_webui_oidc_client_id": "fleet",
+                "open_webui_oidc_client_secret": "Client0secret",
+                "open_webui_oidc_user_groups": ["staff"],
+                "open_webui_url": "https://chat.example.com",
+            },
+            "the issuer is an https URL (http only on the host's",
+        ),
     ],
-    ids=["a session that never ends", "an http issuer and no group"],
+    ids=[
+        "a session that never ends",
+        "an http issuer and no group",
+        "an http issuer on a private address",
+    ],
 )
 def test_a_bad_single_sign_on_setting_is_refused_by_name(
     tmp_path: Path, variables: dict[str, object], message: str

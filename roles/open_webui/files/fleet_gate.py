@@ -16,7 +16,8 @@ Single sign-on (FLEET_GATE_SSO=true; the settings are Open WebUI's own OAUTH_* v
   admin, the break-glass account the deploy's post-deploy check uses, and service or load-test
   accounts made from inside the VPC. People sign in through the provider alone.
 - /oauth/oidc/login while the provider does not answer: back to the sign-in page with a message,
-  not Open WebUI's bare 500.
+  not Open WebUI's bare 500 (before it has read the provider's metadata) nor a redirect to a
+  provider that is down (after: the provider's address is tried first, for at most 3 s).
 
 Admission and fair share for generations (FLEET_GATE_CAPACITY, FLEET_GATE_LIMITS): fleet_limits.py,
 shipped beside this file.
@@ -27,12 +28,13 @@ Runs in Open WebUI's venv: python fleet_gate.py --host HOST --port PORT.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hmac
 import json
 import os
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
-from urllib.parse import quote_plus
+from urllib.parse import quote_plus, urlsplit
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -130,12 +132,14 @@ class Gate:
         demote: Callable[[str], Awaitable[None]],
         local_account: Callable[[str], Awaitable[bool]],
         scim_token: str = "",
+        provider_answers: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         self.app = app
         self.provider = provider
         self.demote = demote
         self.local_account = local_account
         self.scim_token = scim_token
+        self.provider_answers = provider_answers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -161,8 +165,18 @@ class Gate:
             if deactivates(body) and user_id and "/" not in user_id:
                 await self.demote(user_id)
         if path == LOGIN_PATH:
+            if self.provider_answers is not None and not await self.provider_answers():
+                await self.back_to_sign_in(send)
+                return
             send = self.provider_down_to_message(send)
         await self.app(scope, receive, send)
+
+    async def back_to_sign_in(self, send: Send) -> None:
+        """To the sign-in page, which shows the message that the provider does not answer."""
+        location = "/auth?error=" + quote_plus(PROVIDER_DOWN.format(provider=self.provider))
+        headers = [(b"location", location.encode()), (b"content-length", b"0")]
+        await send({"type": "http.response.start", "status": 302, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
 
     def scim_caller(self, scope: Scope) -> bool:
         """The request carries SCIM's bearer token (Open WebUI checks it again after)."""
@@ -180,15 +194,29 @@ class Gate:
             nonlocal replaced
             if message["type"] == "http.response.start" and message["status"] >= 500:
                 replaced = True
-                location = "/auth?error=" + quote_plus(PROVIDER_DOWN.format(provider=self.provider))
-                headers = [(b"location", location.encode()), (b"content-length", b"0")]
-                await send({"type": "http.response.start", "status": 302, "headers": headers})
-                await send({"type": "http.response.body", "body": b""})
+                await self.back_to_sign_in(send)
                 return
             if not replaced:
                 await send(message)
 
         return sending
+
+
+def answers(url: str, timeout: float = 3.0) -> Callable[[], Awaitable[bool]]:
+    """Whether the provider at url takes a connection within timeout seconds."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+
+    async def check() -> bool:
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+        except (OSError, TimeoutError):
+            return False
+        writer.close()
+        return True
+
+    return check
 
 
 async def read_body(receive: Receive) -> tuple[bytes, Receive]:
@@ -268,7 +296,8 @@ def build() -> App:
     install_sign_in_rule()
     provider = os.environ.get("OAUTH_PROVIDER_NAME", "single sign-on")
     scim_token = os.environ.get("SCIM_TOKEN", "") if enabled("ENABLE_SCIM") else ""
-    return Gate(app, provider, demote_admin, local_account, scim_token)
+    check = answers(os.environ.get("OPENID_PROVIDER_URL", ""))
+    return Gate(app, provider, demote_admin, local_account, scim_token, check)
 
 
 def __getattr__(name: str) -> App:

@@ -13,7 +13,7 @@ WHEELHOUSE := .cache/wheelhouse
 HOSTS ?= 3
 # Every role with a Molecule scenario (the wiring layer has none: every scenario uses it).
 ROLES ?= $(notdir $(patsubst %/molecule,%,$(wildcard roles/*/molecule)))
-APT_PACKAGES := podman runc debootstrap uidmap iproute2 procps shellcheck chromium chromium-driver redis-server
+APT_PACKAGES := podman runc debootstrap uidmap iproute2 procps shellcheck chromium chromium-driver libnss3-tools redis-server
 
 export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)

@@ -12,7 +12,8 @@ from typing import Any
 import boto3
 
 from fleetlib.wiring import wired
-from lab.config import ENVIRONMENT_TAG, PROJECT_TAG, REGION, LabNetwork
+from lab.ca import ensure_ca
+from lab.config import ENVIRONMENT_TAG, PROJECT_TAG, REGION, LabNetwork, identity_issuer, lab_var
 from lab.ec2 import DUMMY_CREDENTIALS
 
 # The state host's servers (Debian's PostgreSQL and Redis on their usual ports).
@@ -77,6 +78,17 @@ def state_parameters(network: LabNetwork) -> dict[str, str]:
     }
 
 
+def optional_parameters(network: LabNetwork) -> dict[str, str]:
+    """What terraform publishes beside them when the fleet has an identity provider and trusts a
+    private CA: the lab's provider (its issuer and the fleet's client ID there) and the lab's CA,
+    which signed the provider's certificate."""
+    return {
+        "identity_issuer": identity_issuer(network),
+        "identity_client_id": str(lab_var("lab_identity")["client_id"]),
+        "trusted_ca_bundle": ensure_ca(),
+    }
+
+
 def create_shared_state(endpoint: str, network: LabNetwork) -> None:
     """Create the bucket, the secrets (each a fresh random value) and the parameters."""
     s3 = client("s3", endpoint)
@@ -100,5 +112,5 @@ def create_shared_state(endpoint: str, network: LabNetwork) -> None:
     parameters = state_parameters(network)
     if sorted(parameters) != sorted(expected):
         raise RuntimeError(f"lab parameters {sorted(parameters)} != the wiring's {expected}")
-    for key, value in parameters.items():
+    for key, value in {**parameters, **optional_parameters(network)}.items():
         ssm.put_parameter(Name=f"/{state_prefix()}/state/{key}", Value=value, Type="SecureString")

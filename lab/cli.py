@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 from fleetlib.paths import WHEELHOUSE
 from fleetlib.wiring import admin_email
 from lab.aws import admin_password_secret, client, create_shared_state
+from lab.ca import CA_CERT, issue
 from lab.config import (
     AVAILABILITY_ZONES,
     CHROMA_TARGET_GROUP,
@@ -21,6 +22,7 @@ from lab.config import (
     CHROMA_TARGET_GROUP_ROLE,
     FACT_CACHE,
     HOST_PREFIX,
+    IDENTITY_HOST,
     LABEL,
     LOAD_BALANCER_HOST,
     ROLE_INSTANCE_TYPES,
@@ -29,6 +31,7 @@ from lab.config import (
     TARGET_GROUP,
     TARGET_GROUP_PORT,
     TARGET_GROUP_ROLE,
+    identity_issuer,
     lab_endpoint,
     lab_imds_endpoint,
     lab_network,
@@ -117,6 +120,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     services = {
         STATE_HOST: network.state_address,
         LOAD_BALANCER_HOST: network.load_balancer_address,
+        IDENTITY_HOST: network.identity_address,
     }
     for name, address in services.items():
         start_host(name, services_image, network, str(address))
@@ -164,6 +168,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         members = [host.instance_id for host in state.hosts if host.role == role]
         if members:
             register_targets(elbv2, arn, members, port)
+    # The lab's CA (published with the shared state) and the identity provider's certificate.
+    issue(IDENTITY_HOST, str(network.identity_address))
     create_shared_state(moto.endpoint, network)
     print(
         f"lab up in {time.monotonic() - started:.1f}s: {len(names)} hosts, "
@@ -238,6 +244,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"The platform: http://{lab_network().load_balancer_address}/ (the lab's load balancer)")
     print(f"Sign in as {admin_email()}; its password, from the lab's Secrets Manager:")
     print(f"  .venv/bin/python -m lab admin-password     (the secret {admin_password_secret()})")
+    print(f"People sign in with the lab's provider ({identity_issuer(lab_network())}):")
+    print(f"  their passwords are under {STATE_DIR / 'identity'}/; the browser trusts {CA_CERT}")
     return 0
 
 

@@ -35,6 +35,8 @@ HOST_PREFIX = "llm-fleet-lab-"
 # load balancer). lab/playbooks/services.yml configures them.
 STATE_HOST = f"{HOST_PREFIX}state"
 LOAD_BALANCER_HOST = f"{HOST_PREFIX}lb"
+# The organisation's OpenID Connect provider (Glewlwyd from Debian, over TLS from the lab's CA).
+IDENTITY_HOST = f"{HOST_PREFIX}idp"
 
 # Packages baked into the base image: systemd as PID 1, Python for Ansible (python3-apt for
 # the apt module), and the few tools every role expects on a Debian host.
@@ -73,10 +75,11 @@ CHROMA_TARGET_GROUP_ROLE = "rag-node"
 
 IMAGE_REPO = "localhost/llm-fleet/debian12-systemd"
 LATEST_IMAGE = f"{IMAGE_REPO}:latest"
-# The lab's service hosts (the state host and the load balancer) start from the base image with
-# the Debian servers that stand in for RDS, ElastiCache and the load balancers baked in.
+# The lab's service hosts (state, load balancer, identity provider) start from the base image
+# with the Debian servers that stand in for RDS, ElastiCache, the load balancers and the
+# organisation's identity provider baked in.
 SERVICES_IMAGE_REPO = "localhost/llm-fleet/debian12-lab-services"
-SERVICES_PACKAGES = ("postgresql", "redis-server", "haproxy", "python3-psycopg2")
+SERVICES_PACKAGES = ("postgresql", "redis-server", "haproxy", "python3-psycopg2", "glewlwyd")
 # The gpu-node image `lab bake` bakes from the base image (tagged with the release's bake hash).
 GPU_IMAGE_REPO = "localhost/llm-fleet/gpu-node"
 
@@ -102,6 +105,7 @@ class LabNetwork:
     gateway: ipaddress.IPv4Address
     state_address: ipaddress.IPv4Address
     load_balancer_address: ipaddress.IPv4Address
+    identity_address: ipaddress.IPv4Address
     first_host_address: ipaddress.IPv4Address
 
     def host_address(self, index: int) -> str:
@@ -125,7 +129,13 @@ def lab_network() -> LabNetwork:
         raise ValueError(f"{LAB_GROUP_VARS}: lab_network.subnet must be IPv4")
     addresses = {
         key: ipaddress.IPv4Address(raw[key])
-        for key in ("gateway", "state_address", "load_balancer_address", "first_host_address")
+        for key in (
+            "gateway",
+            "state_address",
+            "load_balancer_address",
+            "identity_address",
+            "first_host_address",
+        )
     }
     outside = sorted(key for key, value in addresses.items() if value not in subnet)
     if outside:
@@ -156,3 +166,9 @@ def podman_env() -> dict[str, str]:
     env = dict(os.environ)
     env["CONTAINERS_CONF"] = str(CONTAINERS_CONF)
     return env
+
+
+def identity_issuer(network: LabNetwork) -> str:
+    """The lab provider's issuer URL (https, its certificate from the lab's CA)."""
+    settings = lab_var("lab_identity")
+    return f"https://{network.identity_address}:{settings['port']}/api/oidc"

@@ -30,9 +30,14 @@ def test_lab_endpoint_comes_from_the_lab_inventory() -> None:
 
 def test_lab_addresses_are_fixed_and_inside_the_lab_network() -> None:
     network = lab_network()
-    fixed = {network.gateway, network.state_address, network.load_balancer_address}
+    fixed = {
+        network.gateway,
+        network.state_address,
+        network.load_balancer_address,
+        network.identity_address,
+    }
     hosts = {network.host_address(i) for i in range(1, 17)}
-    assert len(fixed) == 3 and not {str(a) for a in fixed} & hosts
+    assert len(fixed) == 4 and not {str(a) for a in fixed} & hosts
     with pytest.raises(ValueError, match="does not fit"):
         network.host_address(250)
 
@@ -74,3 +79,29 @@ def test_up_refuses_bad_arguments_before_starting_anything(
     monkeypatch.setattr(lab.cli, "ensure_image", lambda: pytest.fail("must not build"))
     with pytest.raises(SystemExit, match=re.escape(message)):
         main(argv)
+
+
+def test_the_lab_ca_signs_a_host_certificate_once_for_its_name_and_address(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ipaddress
+
+    from cryptography import x509
+
+    import lab.ca as ca
+
+    monkeypatch.setattr(ca, "CA_DIR", tmp_path)
+    monkeypatch.setattr(ca, "CA_CERT", tmp_path / "ca.crt")
+    monkeypatch.setattr(ca, "CA_KEY", tmp_path / "ca.key")
+    key, cert = ca.issue("llm-fleet-lab-idp", "10.89.42.12")
+    authority = x509.load_pem_x509_certificate(ca.CA_CERT.read_bytes())
+    issued = x509.load_pem_x509_certificate(cert.read_bytes())
+    issued.verify_directly_issued_by(authority)
+    names = issued.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert names.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address("10.89.42.12")]
+    assert names.get_values_for_type(x509.DNSName) == ["llm-fleet-lab-idp"]
+    assert authority.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    assert (key.stat().st_mode & 0o777, ca.CA_KEY.stat().st_mode & 0o777) == (0o600, 0o600)
+    before = cert.read_bytes()
+    assert ca.issue("llm-fleet-lab-idp", "10.89.42.12") == (key, cert)
+    assert cert.read_bytes() == before and ca.ensure_ca() == ca.CA_CERT.read_text()

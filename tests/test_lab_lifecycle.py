@@ -13,8 +13,10 @@ import pytest
 from fleetlib.paths import REPO, venv_bin
 from fleetlib.wiring import wired
 from lab.aws import client, state_prefix, uploads_bucket
+from lab.ca import CA_CERT
 from lab.config import (
     CHROMA_TARGET_GROUP,
+    IDENTITY_HOST,
     LABEL,
     LOAD_BALANCER_HOST,
     STATE_FILE,
@@ -89,9 +91,13 @@ def test_the_shared_state_terraform_would_create_is_in_the_lab_aws_api(lab_up: s
     )
     found = [parameter for page in pages for parameter in page["Parameters"]]
     parameters = {p["Name"].rsplit("/", 1)[1]: p for p in found}
-    assert sorted(parameters) == sorted(wired("fleet_state_parameters"))
+    # terraform's, and the optional ones of a fleet with an identity provider and a private CA.
+    optional = ["identity_client_id", "identity_issuer", "trusted_ca_bundle"]
+    assert sorted(parameters) == sorted([*wired("fleet_state_parameters"), *optional])
     assert {p["Type"] for p in parameters.values()} == {"SecureString"}
     assert parameters["chroma_host"]["Value"] == str(lab_network().load_balancer_address)
+    assert parameters["identity_issuer"]["Value"].startswith("https://")
+    assert parameters["trusted_ca_bundle"]["Value"] == CA_CERT.read_text()
     secretsmanager = client("secretsmanager", state.endpoint)
     for name in wired("fleet_state_secret_names").values():
         value = secretsmanager.get_secret_value(SecretId=f"{prefix}/{name}")["SecretString"]
@@ -104,6 +110,7 @@ def test_hosts_keep_their_addresses_across_a_stop_and_start(lab_up: set[str]) ->
     network = lab_network()
     assert address(STATE_HOST) == str(network.state_address)
     assert address(LOAD_BALANCER_HOST) == str(network.load_balancer_address)
+    assert address(IDENTITY_HOST) == str(network.identity_address)
     assert address("llm-fleet-lab-2") == network.host_address(2)
     for action in (["stop", "--time", "1"], ["start"]):
         subprocess.run(["podman", *action, "llm-fleet-lab-2"], check=True, env=podman_env())

@@ -4,6 +4,8 @@ servers) run after all others, and those marked last (they remove a host) after 
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 
+from lab.ca import CA_CERT
 from lab.config import lab_network
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -53,15 +56,31 @@ def webui_token(webui_url: str, admin_password: str) -> str:
     return token
 
 
+@pytest.fixture(scope="session")
+def browser_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The browser's home: its certificate store (NSS) trusts the lab's CA, as an organisation's
+    managed browsers trust its private CA (the identity provider's certificate is from it)."""
+    home = tmp_path_factory.mktemp("browser-home")
+    store = f"sql:{home / '.pki' / 'nssdb'}"
+    (home / ".pki" / "nssdb").mkdir(parents=True)
+    subprocess.run(["certutil", "-N", "-d", store, "--empty-password"], check=True)
+    subprocess.run(
+        ["certutil", "-A", "-n", "llm-fleet lab CA", "-t", "C,,", "-i", str(CA_CERT), "-d", store],
+        check=True,
+    )
+    return home
+
+
 @pytest.fixture
-def browser() -> Iterator[WebDriver]:
+def browser(browser_home: Path) -> Iterator[WebDriver]:
     for binary in (CHROMIUM, CHROMEDRIVER):
         assert binary.exists(), f"{binary} is missing: `make setup` installs chromium-driver"
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     for argument in ("--headless=new", "--no-sandbox", "--window-size=1280,900"):
         options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    service = Service(str(CHROMEDRIVER), env={**os.environ, "HOME": str(browser_home)})
+    driver = webdriver.Chrome(service=service, options=options)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     try:
         yield driver

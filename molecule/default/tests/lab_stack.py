@@ -21,6 +21,8 @@ from testinfra.host import Host
 
 from fleetlib.paths import REPO
 from fleetlib.wiring import admin_email, wired
+from lab.config import lab_var
+from lab.identity import password_of
 from lab.podman import address
 
 GPU_HOST = "llm-fleet-lab-1"
@@ -31,6 +33,9 @@ ADMIN_EMAIL = admin_email()
 RAG_QUESTION = "How often is the Aurora turbine maintained?"
 RAG_SOURCE = "aurora-operations.pdf (page 2)"
 SCREENSHOTS = REPO / "artifacts" / "browser"
+# The lab's identity provider as Open WebUI names it on its button, and its people by username.
+PROVIDER_NAME = str(lab_var("open_webui_oidc_provider_name"))
+PEOPLE = {person["username"]: person for person in lab_var("lab_identity")["people"]}
 
 
 def lab_host(name: str) -> Host:
@@ -102,15 +107,58 @@ def host_url(name: str) -> str:
     return f"http://{address(name)}:{wired('open_webui_port')}"
 
 
+def _chat_page(browser: WebDriver) -> WebElement:
+    """Wait for the chat page; close the "what's new" dialog shown once per release."""
+    chat_input: WebElement = WebDriverWait(browser, 60).until(
+        ec.visibility_of_element_located((By.ID, "chat-input"))
+    )
+    for dismiss in browser.find_elements(By.XPATH, '//button[contains(., "Let\'s Go")]'):
+        dismiss.click()
+    return chat_input
+
+
 def sign_in(browser: WebDriver, url: str, password: str, email: str = ADMIN_EMAIL) -> WebElement:
-    """Sign in to Open WebUI at url (as the fleet's admin unless email says whom); returns the
-    chat input."""
+    """Open Open WebUI at url signed in with a password - one of the fleet's own accounts (the
+    bootstrapped admin, accounts made inside the VPC; people sign in with the provider,
+    sso_sign_in): with single sign-on the page has no password form, so the session comes from
+    the sign-in API and goes where the page keeps it. Returns the chat input."""
+    token = signin(url, email, password)["token"]
+    browser.get(f"{url}/auth")
+    browser.execute_script("localStorage.setItem('token', arguments[0])", token)
+    browser.get(f"{url}/")
+    return _chat_page(browser)
+
+
+def provider_sign_in(browser: WebDriver, url: str, username: str) -> None:
+    """A person's sign-in with single sign-on: the provider's button on Open WebUI's sign-in page,
+    their name and password on the provider's page, the client's access granted there the first
+    time; ends wherever the provider sends the browser back to."""
     wait = WebDriverWait(browser, 60)
     browser.get(f"{url}/auth")
-    wait.until(ec.visibility_of_element_located((By.ID, "email"))).send_keys(email)
-    browser.find_element(By.ID, "password").send_keys(password)
-    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    chat_input: WebElement = wait.until(ec.visibility_of_element_located((By.ID, "chat-input")))
-    for dismiss in browser.find_elements(By.XPATH, '//button[contains(., "Let\'s Go")]'):
-        dismiss.click()  # the "what's new" dialog shown once per release
-    return chat_input
+    button = (By.XPATH, f'//button[contains(., "{PROVIDER_NAME}")]')
+    wait.until(ec.element_to_be_clickable(button)).click()
+    wait.until(ec.visibility_of_element_located((By.ID, "username"))).send_keys(username)
+    browser.find_element(By.ID, "password").send_keys(password_of(username))
+    browser.find_element(By.ID, "loginbut").click()
+    # The provider's next page: access for the fleet's client to grant (the first time), then
+    # Continue; or straight back to Open WebUI.
+    grant = (By.XPATH, '//button[normalize-space()="Grant access"]')
+    proceed = (By.XPATH, '//button[normalize-space()="Continue"]')
+    deadline = time.monotonic() + 60
+    while not browser.current_url.startswith(url):
+        assert time.monotonic() < deadline, f"the provider did not send {username} back"
+        boxes = browser.find_elements(By.CSS_SELECTOR, "input[type=checkbox]")
+        if browser.find_elements(*grant) and any(not box.is_selected() for box in boxes):
+            for box in boxes:
+                if not box.is_selected():
+                    box.click()
+            browser.find_element(*grant).click()
+        elif [button for button in browser.find_elements(*proceed) if button.is_enabled()]:
+            browser.find_element(*proceed).click()
+        time.sleep(0.5)
+
+
+def sso_sign_in(browser: WebDriver, url: str, username: str) -> WebElement:
+    """provider_sign_in for a person who may use the platform: returns the chat input."""
+    provider_sign_in(browser, url, username)
+    return _chat_page(browser)

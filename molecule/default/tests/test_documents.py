@@ -1,8 +1,8 @@
 """Documents fleet-wide. An ordinary user (not the admin) uploads PDFs to Open WebUI through the
 load balancer, one into a knowledge collection of their own and one as a chat attachment: the
 files land in the uploads bucket, their vectors in the rag tier's Chroma, and a question asked
-through the other gpu-node (addressed directly) is answered from them, the document cited - in
-the API and in a browser. Then the vector store is wiped, as when its volume is lost, and
+through the other gpu-node is answered from them, the document cited - in the API (the host
+addressed directly) and in a browser (held on it by the load balancer's stickiness cookie). Then the vector store is wiped, as when its volume is lost, and
 `playbooks/reindex.yml` rebuilds it: fleet-rag's corpus and the users' documents are cited again.
 The model behind Open WebUI is the Ollama TEST STAND-IN (it repeats what it was given)."""
 
@@ -82,12 +82,14 @@ def upload(url: str, token: str, name: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def uploads(webui_url: str, webui_token: str) -> Uploads:
-    """A user the admin adds, who uploads through the load balancer (either gpu-node serves)."""
+    """A user the admin adds from inside the VPC (a gpu-node's own address: through the load
+    balancer no account is created with single sign-on), who uploads through the load balancer
+    (either gpu-node serves)."""
     email = f"reader-{secrets.token_hex(4)}@llm-fleet.local"
     password = secrets.token_urlsafe(16)
     api(
         "POST",
-        f"{webui_url}/api/v1/auths/add",
+        f"{host_url(GPU_HOST)}/api/v1/auths/add",
         webui_token,
         {"name": "Fleet Reader", "email": email, "password": password, "role": "user"},
     )
@@ -193,12 +195,18 @@ def test_the_other_gpu_node_answers_from_the_collection_and_the_attachment(
 
 
 def test_in_a_browser_the_other_gpu_node_answers_citing_the_collection(
-    browser: WebDriver, uploads: Uploads
+    browser: WebDriver, webui_url: str, uploads: Uploads
 ) -> None:
-    """The user signs in on the other gpu-node, picks their collection with '#', asks, and sees
-    the answer with the document named among its sources."""
+    """The user's browser, held on the other gpu-node by the load balancer's stickiness cookie,
+    picks their collection with '#', asks, and sees the answer with the document named among its
+    sources."""
     wait = WebDriverWait(browser, 60)
-    chat_input = sign_in(browser, host_url(OTHER_GPU_HOST), uploads.password, uploads.email)
+    state = LabState.load()
+    assert state is not None
+    (instance,) = [host.instance_id for host in state.hosts if host.name == OTHER_GPU_HOST]
+    browser.get(f"{webui_url}/health")
+    browser.add_cookie({"name": "AWSALB", "value": instance, "path": "/"})
+    chat_input = sign_in(browser, webui_url, uploads.password, uploads.email)
     chat_input.click()
     chat_input.send_keys(f"#{uploads.knowledge_name}")
     pick = (By.XPATH, f'//button[contains(., "{uploads.knowledge_name}")]')

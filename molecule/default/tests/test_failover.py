@@ -1,8 +1,9 @@
-"""A gpu-node dies under a signed-in user: the browser, signed in through the load balancer on
-host A, goes on through host B - the same session (one secret key signs every host's tokens),
-the same chat history (one database). The outage is measured: from `podman stop` of the host
-until the load balancer serves the session again. Host A is started again afterwards, at the
-address it had. The model answering is the Ollama TEST STAND-IN."""
+"""A gpu-node dies under a signed-in person: the browser, signed in with the lab's identity
+provider through the load balancer on host A, goes on through host B - the same session (one
+secret key signs every host's tokens), the same chat history (one database). The outage is
+measured: from `podman stop` of the host until the load balancer serves the session again. Host
+A is started again afterwards, at the address it had. The model answering is the Ollama TEST
+STAND-IN."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import urllib.error
 import urllib.request
 
 import pytest
-from lab_stack import ADMIN_EMAIL, SCREENSHOTS, api, host_url, sign_in, wait_until
+from lab_stack import PEOPLE, SCREENSHOTS, api, host_url, sso_sign_in, wait_until
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -76,10 +77,10 @@ class Prober(threading.Thread):
 
 @pytest.mark.disruptive
 def test_a_signed_in_browser_goes_on_through_b_when_its_host_stops(
-    browser: WebDriver, webui_url: str, admin_password: str
+    browser: WebDriver, webui_url: str
 ) -> None:
     wait = WebDriverWait(browser, 60)
-    chat_input = sign_in(browser, webui_url, admin_password)
+    chat_input = sso_sign_in(browser, webui_url, "bob")
     chat_input.click()
     chat_input.send_keys(QUESTION)
     chat_input.send_keys(Keys.ENTER)
@@ -94,7 +95,8 @@ def test_a_signed_in_browser_goes_on_through_b_when_its_host_stops(
     serving = hosts[cookie["value"].split("|")[0]]  # HAProxy adds the cookie's dates after a |
 
     def signed_in() -> bool:
-        return as_the_browser(f"{webui_url}/api/v1/auths/", token, cookie["value"]) == ADMIN_EMAIL
+        email = as_the_browser(f"{webui_url}/api/v1/auths/", token, cookie["value"])
+        return bool(email == PEOPLE["bob"]["email"])
 
     prober = Prober(signed_in)
     prober.start()

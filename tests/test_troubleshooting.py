@@ -33,6 +33,10 @@ ENTRIES = {
     "a drift report that will not go clean": "A drift report that will not go clean",
     "a rolling update that stopped half way": "A rolling update (or a deploy's rollout) stopped",
     "a host booted an image that does not match": "A host booted an image that does not match",
+    # The identity issue's three.
+    "sign-in loops at the provider": "Sign-in loops at the provider",
+    "a person sees no models": "A person sees no models",
+    "a person who left still signs in": "A person who left still signs in",
 }
 
 

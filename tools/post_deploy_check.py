@@ -1,7 +1,8 @@
 """After a deploy, the platform checked through its public URL as a user uses it: Open WebUI's
 health, its version, the first admin signing in, the models listed, one chat answered and one
-fleet-rag answer citing a source - each timed. The result is a Markdown table (the deploy's job
-summary) and the exit status (1 when a check failed).
+fleet-rag answer citing a source - each timed. A busy fleet's refusal (503 or 429 with
+Retry-After) is waited out as it asks, a few times, before a check fails. The result is a
+Markdown table (the deploy's job summary) and the exit status (1 when a check failed).
 
     python -m tools.post_deploy_check --url https://chat.example.com --model llama3.2:1b \\
         [--rag-question "What does the handbook say about ...?"] [--summary FILE]
@@ -32,26 +33,49 @@ class CheckFailed(Exception):
     pass
 
 
+# A busy fleet (503) or an account at its share (429) says how long to wait (Retry-After): the
+# check waits that long, at most this long each time and this many times, then fails by name.
+BUSY_STATUSES = frozenset({429, 503})
+BUSY_WAIT_MAX_S = 30
+BUSY_RETRIES = 3
+
+
+def retry_after(exc: urllib.error.HTTPError) -> int | None:
+    """The seconds a refusal asks to wait, when it is a busy one that says so."""
+    value = exc.headers.get("Retry-After", "") if exc.headers else ""
+    if exc.code not in BUSY_STATUSES or not value.strip().isdigit():
+        return None
+    return min(int(value), BUSY_WAIT_MAX_S)
+
+
 @dataclass
 class Client:
     url: str
     token: str = ""
     timeout: float = 300
+    busy_retries: int = BUSY_RETRIES
+    waited: list[int] = field(default_factory=list)  # each Retry-After honoured, in seconds
 
     def call(self, method: str, path: str, body: object = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(f"{self.url}{path}", method=method, data=data)
-        request.add_header("Content-Type", "application/json")
-        if self.token:
-            request.add_header("Authorization", f"Bearer {self.token}")
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as exc:
-            detail = exc.read().decode(errors="replace")[:200]
-            raise CheckFailed(f"{method} {path}: HTTP {exc.code} {detail}") from None
-        except (urllib.error.URLError, OSError) as exc:
-            raise CheckFailed(f"{method} {path}: {exc}") from None
+        for attempt in range(self.busy_retries + 1):
+            request = urllib.request.Request(f"{self.url}{path}", method=method, data=data)
+            request.add_header("Content-Type", "application/json")
+            if self.token:
+                request.add_header("Authorization", f"Bearer {self.token}")
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    return json.loads(response.read() or b"null")
+            except urllib.error.HTTPError as exc:
+                detail = exc.read().decode(errors="replace")[:200]
+                wait = retry_after(exc)
+                if wait is None or attempt == self.busy_retries:
+                    raise CheckFailed(f"{method} {path}: HTTP {exc.code} {detail}") from None
+                self.waited.append(wait)
+                time.sleep(wait)
+            except (urllib.error.URLError, OSError) as exc:
+                raise CheckFailed(f"{method} {path}: {exc}") from None
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 @dataclass
@@ -130,7 +154,10 @@ def check(
         return f"{len(listed)} models, {model} and {rag_model} among them"
 
     def chat() -> str:
-        return answer(client, model, "Reply with one short sentence.")[:80]
+        before = len(client.waited)
+        text = answer(client, model, "Reply with one short sentence.")[:80]
+        busy = client.waited[before:]
+        return text + (f" (the fleet was busy: waited {sum(busy)} s as asked)" if busy else "")
 
     def rag() -> str:
         text = answer(client, rag_model, rag_question)

@@ -2,9 +2,10 @@
 load balancer, one into a knowledge collection of their own and one as a chat attachment: the
 files land in the uploads bucket, their vectors in the rag tier's Chroma, and a question asked
 through the other gpu-node is answered from them, the document cited - in the API (the host
-addressed directly) and in a browser (held on it by the load balancer's stickiness cookie). Then the vector store is wiped, as when its volume is lost, and
-`playbooks/reindex.yml` rebuilds it: fleet-rag's corpus and the users' documents are cited again.
-The model behind Open WebUI is the Ollama TEST STAND-IN (it repeats what it was given)."""
+addressed directly) and in a browser (held on it by the load balancer's stickiness cookie).
+Then the vector store is wiped, as when its volume is lost, and `playbooks/reindex.yml` rebuilds
+it: fleet-rag's corpus and the users' documents are cited again. The model behind Open WebUI is
+the Ollama TEST STAND-IN (it repeats what it was given)."""
 
 from __future__ import annotations
 

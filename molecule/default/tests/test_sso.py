@@ -1,7 +1,8 @@
 """Single sign-on on the whole stack, through the load balancer, in a real browser, with the lab's
 OpenID Connect provider (Glewlwyd on the identity host, over TLS from the lab's CA, which the
 gpu-nodes and the browser trust): a person signs in with their password at the provider and
-chats; their groups come along; a person in no allowed group is refused with a message; an admin
+chats; their groups come along, and a collection shared with one of them answers its members
+only; a person in no allowed group is refused with a message; an admin
 whose admin group the identity team removed is demoted at the next sign-in, after the provider
 restarts with its people kept; a person's password is refused through the load balancer; a person
 the provider's SCIM client deactivates is refused at their next request; while the provider is
@@ -36,6 +37,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
+from test_documents import KNOWLEDGE_FACT, KNOWLEDGE_FILE, KNOWLEDGE_QUESTION, cited, upload
 
 from lab.config import IDENTITY_HOST
 from lab.identity import Provider, password_of, provider_url
@@ -86,6 +88,51 @@ def test_a_person_signs_in_at_the_provider_and_chats_with_their_groups(
     assert research, f"no group 'research' after alice signed in: {[g['name'] for g in groups]}"
     members = api("POST", f"{webui_url}/api/v1/groups/id/{research[0]['id']}/users", webui_token)
     assert me["id"] in [member["id"] for member in members], members
+
+
+def test_a_collection_shared_with_a_group_answers_its_members_only(
+    browser: WebDriver, webui_url: str, webui_token: str
+) -> None:
+    """alice is in research at the provider, bob is not: the admin shares a collection with the
+    research group (synced at sign-in); alice's question is answered from it, bob's is not."""
+    tokens = {}
+    for person in ("alice", "bob"):
+        browser.execute_script("localStorage.clear()")
+        browser.delete_all_cookies()
+        browser.get(f"{provider_url()}/config.json")
+        browser.delete_all_cookies()
+        sso_sign_in(browser, webui_url, person)
+        tokens[person] = page_token(browser)
+    groups = api("GET", f"{webui_url}/api/v1/groups/", webui_token)
+    (research,) = [group["id"] for group in groups if group["name"] == "research"]
+    grant = {"principal_type": "group", "principal_id": research, "permission": "read"}
+    knowledge = api(
+        "POST",
+        f"{webui_url}/api/v1/knowledge/create",
+        webui_token,
+        {"name": "Research timetables", "description": "research only", "access_grants": [grant]},
+    )
+    document = upload(webui_url, webui_token, KNOWLEDGE_FILE)
+    api(
+        "POST",
+        f"{webui_url}/api/v1/knowledge/{knowledge['id']}/file/add",
+        webui_token,
+        {"file_id": document["id"]},
+    )
+    collection = [{"type": "collection", "id": knowledge["id"]}]
+
+    member = chat(webui_url, tokens["alice"], MODEL, KNOWLEDGE_QUESTION, collection)
+    assert KNOWLEDGE_FILE in cited(member) and KNOWLEDGE_FACT in answer_text(member)
+    with pytest.raises(urllib.error.HTTPError) as hidden:
+        api("GET", f"{webui_url}/api/v1/knowledge/{knowledge['id']}", tokens["bob"])
+    assert hidden.value.code in (401, 403, 404)
+    try:
+        outsider = chat(webui_url, tokens["bob"], MODEL, KNOWLEDGE_QUESTION, collection)
+    except urllib.error.HTTPError as refused:
+        assert refused.code in (401, 403, 404)
+    else:
+        assert KNOWLEDGE_FILE not in cited(outsider)
+        assert KNOWLEDGE_FACT not in answer_text(outsider)
 
 
 def test_a_person_in_no_allowed_group_is_refused_with_a_message(

@@ -11,6 +11,8 @@ CHECKOV_VENV := .venv-checkov
 WHEELHOUSE := .cache/wheelhouse
 # The lab: two gpu-nodes and a rag-node (roles handed out in turn), beside its service hosts.
 HOSTS ?= 3
+# pytest's workers (pytest-xdist): the CI machine's two cores.
+PYTEST_WORKERS ?= 2
 # Every role with a Molecule scenario (the wiring layer has none: every scenario uses it).
 ROLES ?= $(notdir $(patsubst %/molecule,%,$(wildcard roles/*/molecule)))
 APT_PACKAGES := podman runc debootstrap uidmap iproute2 procps shellcheck chromium chromium-driver libnss3-tools redis-server
@@ -140,8 +142,9 @@ lint:
 	ruff format --check .
 	mypy
 
+# Both cores: each test file runs whole on one worker (its fixtures, its moto server).
 pytest:
-	pytest
+	pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 rag-test: rag-venv
 	cd rag && ../$(RAG_VENV)/bin/mypy && ../$(RAG_VENV)/bin/pytest

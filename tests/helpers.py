@@ -18,6 +18,11 @@ def tool_env(**extra: str) -> dict[str, str]:
     env["ANSIBLE_CONFIG"] = str(REPO / "ansible.cfg")
     env["ANSIBLE_FORCE_COLOR"] = "0"
     env["ANSIBLE_NOCOLOR"] = "1"
+    # Under pytest-xdist each worker keeps its own fact cache: two ansible-playbook runs on
+    # "localhost" at once would write the same cache file.
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        env["ANSIBLE_CACHE_PLUGIN_CONNECTION"] = str(REPO / ".cache" / f"facts-{worker}")
     env.update(extra)
     return env
 

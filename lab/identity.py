@@ -12,6 +12,7 @@ groups, deactivate them.
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import ssl
@@ -22,8 +23,8 @@ from dataclasses import dataclass
 from http.cookiejar import CookieJar
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from fleetlib.wiring import role_default, wired
 from lab.ca import CA_CERT
@@ -122,6 +123,17 @@ class Provider:
         )
         return ["the provider admin's password replaced"]
 
+    def signing_key(self) -> tuple[rsa.RSAPrivateKey, str]:
+        """The key the provider signs its tokens with (its plugin's, admin only) and its key ID
+        as its JWKS publishes it."""
+        kept = serialization.load_pem_private_key(
+            self.ok("GET", f"/mod/plugin/{PLUGIN}")["parameters"]["key"].encode(), password=None
+        )
+        if not isinstance(kept, rsa.RSAPrivateKey):
+            raise ProviderError("the plugin's signing key is not RSA")
+        kid = str(self.ok("GET", f"/{PLUGIN}/jwks")["keys"][0]["kid"])
+        return kept, kid
+
     # People -------------------------------------------------------------------------------
 
     def person(self, username: str) -> dict[str, Any] | None:
@@ -135,6 +147,18 @@ class Provider:
             raise ProviderError(f"no person {username} at the provider")
         current.pop("source", None)
         self.ok("PUT", f"/user/{username}", {**current, **fields})
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def signed_token(key: rsa.RSAPrivateKey, kid: str, claims: dict[str, Any]) -> str:
+    """A JWT signed RS256 with key, as the provider signs its ID and logout tokens."""
+    header = {"alg": "RS256", "typ": "JWT", "kid": kid}
+    signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
+    signature = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+    return f"{signing_input}.{_b64(signature)}"
 
 
 def _plugin(issuer: str, key: rsa.RSAPrivateKey, claim: str) -> dict[str, Any]:

@@ -5,20 +5,25 @@ chats; their groups come along, and a collection shared with one of them answers
 only; a person in no allowed group is refused with a message; an admin
 whose admin group the identity team removed is demoted at the next sign-in, after the provider
 restarts with its people kept; a person's password is refused through the load balancer; a person
-the provider's SCIM client deactivates is refused at their next request; while the provider is
-down the sign-in page says so and people already signed in go on.
+the provider's SCIM client deactivates is refused at their next request; the provider's
+back-channel logout ends a person's sessions, a forged or expired logout token changes nothing;
+while the provider is down the sign-in page says so and people already signed in go on.
 (The browser keeps going on the other gpu-node when its host stops: test_failover.py, as a
 person signed in with the provider.)"""
 
 from __future__ import annotations
 
+import secrets
+import time
 import urllib.error
 import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from lab_stack import (
     PEOPLE,
     PROVIDER_NAME,
@@ -39,8 +44,8 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 from test_documents import KNOWLEDGE_FACT, KNOWLEDGE_FILE, KNOWLEDGE_QUESTION, cited, upload
 
-from lab.config import IDENTITY_HOST
-from lab.identity import Provider, password_of, provider_url
+from lab.config import IDENTITY_HOST, STATE_HOST, lab_var
+from lab.identity import Provider, password_of, provider_url, signed_token
 
 MODEL = "llama3.2:1b"
 
@@ -247,3 +252,57 @@ def test_while_the_provider_is_down_sign_in_says_so_and_people_signed_in_go_on(
         browser.save_screenshot(str(SCREENSHOTS / "sso-provider-down.png"))
         assert browser.current_url.startswith(webui_url)
         assert answer_text(chat(webui_url, token, MODEL, "Still here?")).strip()
+
+
+BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+
+
+def oauth_sub(email: str) -> str:
+    """The provider's subject for a person, as Open WebUI recorded it at sign-in (the shared
+    database on the state host)."""
+    query = f"""SELECT oauth->'oidc'->>'sub' FROM "user" WHERE email = '{email}'"""
+    psql = "runuser -u postgres -- psql -d openwebui -tAc %s"
+    sub: str = lab_host(STATE_HOST).check_output(psql, query)
+    assert sub.strip(), f"no provider subject recorded for {email}"
+    return sub.strip()
+
+
+def back_channel_logout(url: str, token: str) -> int:
+    """POST a logout token as the provider does (form-encoded), through the load balancer."""
+    body = urllib.parse.urlencode({"logout_token": token}).encode()
+    request = urllib.request.Request(f"{url}/oauth/backchannel-logout", data=body, method="POST")
+    request.add_header("Content-Type", "application/x-www-form-urlencoded")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as refused:
+        return int(refused.code)
+
+
+def test_the_providers_back_channel_logout_ends_a_session_a_forged_one_does_not(
+    browser: WebDriver, webui_url: str, provider: Provider
+) -> None:
+    sso_sign_in(browser, webui_url, "bob")
+    token = page_token(browser)
+    key, kid = provider.signing_key()
+    now = int(time.time())
+    claims = {
+        "iss": f"{provider_url()}/api/oidc",
+        "aud": lab_var("lab_identity")["client_id"],
+        "sub": oauth_sub(PEOPLE["bob"]["email"]),
+        "iat": now,
+        "exp": now + 120,
+        "jti": secrets.token_hex(8),
+        "events": {BACKCHANNEL_EVENT: {}},
+    }
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    forged = signed_token(stranger, kid, claims)
+    expired = signed_token(key, kid, {**claims, "iat": now - 600, "exp": now - 300})
+    for refused in (forged, expired):
+        assert back_channel_logout(webui_url, refused) == 400
+        assert session_user(webui_url, token)["email"] == PEOPLE["bob"]["email"]
+
+    assert back_channel_logout(webui_url, signed_token(key, kid, claims)) == 200
+    with pytest.raises(urllib.error.HTTPError) as ended:
+        session_user(webui_url, token)
+    assert ended.value.code == 401

@@ -28,7 +28,8 @@ def test_sso_settings_are_published_only_when_the_fleet_has_a_provider() -> None
     assert "fleet_state.identity_issuer" in wiring["open_webui_oidc_issuer"]
     assert "fleet_state.identity_client_id" in wiring["open_webui_oidc_client_id"]
     assert config.modules["state"]["trusted_ca_bundle"] == "${var.trusted_ca_bundle}"
-    assert "fleet_state.trusted_ca_bundle" in wired_file("fleet_state")["fleet_state_trusted_ca_bundle"]
+    trusted = wired_file("fleet_state")["fleet_state_trusted_ca_bundle"]
+    assert "fleet_state.trusted_ca_bundle" in trusted
     # Optional: not among the parameters every fleet must have.
     optional = {"identity_issuer", "identity_client_id", "trusted_ca_bundle"}
     assert not optional & set(wired("fleet_state_parameters"))

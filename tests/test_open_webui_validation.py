@@ -80,7 +80,10 @@ def test_a_bad_answer_length_cap_is_refused_by_the_wiring(
     ("variables", "message"),
     [
         # No expiry at all ("-1"): a person who leaves would keep a session for ever.
-        ({"open_webui_session_lifetime": "-1"}, 'a number and a unit (30m, 8h, 1d; got "-1")'),
+        (
+            {"open_webui_session_lifetime": "-1"},
+            'a number of 1 or more and a unit (30m, 8h, 1d; got "-1")',
+        ),
         (
             {
                 "open_webui_oidc_issuer": "http://login.example.com",
@@ -100,11 +103,28 @@ def test_a_bad_answer_length_cap_is_refused_by_the_wiring(
             },
             "the issuer is an https URL (http only on the host's",
         ),
+        (
+            {"open_webui_session_lifetime": "0h"},
+            'a number of 1 or more and a unit (30m, 8h, 1d; got "0h")',
+        ),
+        (
+            {
+                "open_webui_oidc_issuer": "https://login.example.com",
+                "open_webui_oidc_client_id": "fleet",
+                "open_webui_oidc_client_secret": "Client0secret",
+                "open_webui_oidc_user_groups": ["staff"],
+                "open_webui_oidc_admin_groups": ["*"],
+                "open_webui_url": "https://chat.example.com",
+            },
+            "administer the fleet through the provider (got ['*']",
+        ),
     ],
     ids=[
         "a session that never ends",
         "an http issuer and no group",
         "an http issuer on a private address",
+        "a session that ends at once",
+        "no admin group",
     ],
 )
 def test_a_bad_single_sign_on_setting_is_refused_by_name(

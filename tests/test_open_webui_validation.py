@@ -101,7 +101,7 @@ def test_a_bad_answer_length_cap_is_refused_by_the_wiring(
                 "open_webui_oidc_user_groups": ["staff"],
                 "open_webui_url": "https://chat.example.com",
             },
-            "the issuer is an https URL (http only on the host's",
+            "the issuer is an https URL (http only with",
         ),
         (
             {"open_webui_session_lifetime": "0h"},

@@ -102,6 +102,7 @@ def test_a_collection_shared_with_a_group_answers_its_members_only(
     research group (synced at sign-in); alice's question is answered from it, bob's is not."""
     tokens = {}
     for person in ("alice", "bob"):
+        browser.get(f"{webui_url}/auth")
         browser.execute_script("localStorage.clear()")
         browser.delete_all_cookies()
         browser.get(f"{provider_url()}/config.json")

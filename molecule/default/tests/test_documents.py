@@ -81,6 +81,21 @@ def upload(url: str, token: str, name: str) -> dict[str, Any]:
     return uploaded
 
 
+def collection_of(
+    url: str, token: str, settings: dict[str, Any], name: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A knowledge collection made with these settings, holding the uploaded file name."""
+    knowledge: dict[str, Any] = api("POST", f"{url}/api/v1/knowledge/create", token, settings)
+    document = upload(url, token, name)
+    api(
+        "POST",
+        f"{url}/api/v1/knowledge/{knowledge['id']}/file/add",
+        token,
+        {"file_id": document["id"]},
+    )
+    return knowledge, document
+
+
 @pytest.fixture(scope="session")
 def uploads(webui_url: str, webui_token: str) -> Uploads:
     """A user the admin adds from inside the VPC (a gpu-node's own address: through the load
@@ -96,18 +111,8 @@ def uploads(webui_url: str, webui_token: str) -> Uploads:
     )
     token: str = signin(webui_url, email, password)["token"]
     name = f"harbour-{secrets.token_hex(3)}"
-    knowledge = api(
-        "POST",
-        f"{webui_url}/api/v1/knowledge/create",
-        token,
-        {"name": name, "description": "Ferry timetables"},
-    )
-    in_knowledge = upload(webui_url, token, KNOWLEDGE_FILE)
-    api(
-        "POST",
-        f"{webui_url}/api/v1/knowledge/{knowledge['id']}/file/add",
-        token,
-        {"file_id": in_knowledge["id"]},
+    knowledge, in_knowledge = collection_of(
+        webui_url, token, {"name": name, "description": "Ferry timetables"}, KNOWLEDGE_FILE
     )
     attachment = upload(webui_url, token, ATTACHMENT_FILE)
     return Uploads(

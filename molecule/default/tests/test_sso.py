@@ -42,7 +42,13 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
-from test_documents import KNOWLEDGE_FACT, KNOWLEDGE_FILE, KNOWLEDGE_QUESTION, cited, upload
+from test_documents import (
+    KNOWLEDGE_FACT,
+    KNOWLEDGE_FILE,
+    KNOWLEDGE_QUESTION,
+    cited,
+    collection_of,
+)
 
 from lab.config import IDENTITY_HOST, STATE_HOST, lab_var
 from lab.identity import Provider, password_of, provider_url, signed_token
@@ -59,6 +65,16 @@ def page_token(browser: WebDriver) -> str:
     token = browser.execute_script("return localStorage.token")
     assert token, "the page keeps no session after the provider sent the person back"
     return str(token)
+
+
+def forget_sessions(browser: WebDriver, url: str) -> None:
+    """The browser forgets both sessions, the fleet's (page storage, cookies) and the provider's,
+    so that the next sign-in asks the provider for a password again."""
+    browser.get(f"{url}/auth")
+    browser.execute_script("localStorage.clear()")
+    browser.delete_all_cookies()
+    browser.get(f"{provider_url()}/config.json")
+    browser.delete_all_cookies()
 
 
 @pytest.fixture
@@ -102,28 +118,15 @@ def test_a_collection_shared_with_a_group_answers_its_members_only(
     research group (synced at sign-in); alice's question is answered from it, bob's is not."""
     tokens = {}
     for person in ("alice", "bob"):
-        browser.get(f"{webui_url}/auth")
-        browser.execute_script("localStorage.clear()")
-        browser.delete_all_cookies()
-        browser.get(f"{provider_url()}/config.json")
-        browser.delete_all_cookies()
+        forget_sessions(browser, webui_url)
         sso_sign_in(browser, webui_url, person)
         tokens[person] = page_token(browser)
     groups = api("GET", f"{webui_url}/api/v1/groups/", webui_token)
     (research,) = [group["id"] for group in groups if group["name"] == "research"]
     grant = {"principal_type": "group", "principal_id": research, "permission": "read"}
-    knowledge = api(
-        "POST",
-        f"{webui_url}/api/v1/knowledge/create",
-        webui_token,
-        {"name": "Research timetables", "description": "research only", "access_grants": [grant]},
-    )
-    document = upload(webui_url, webui_token, KNOWLEDGE_FILE)
-    api(
-        "POST",
-        f"{webui_url}/api/v1/knowledge/{knowledge['id']}/file/add",
-        webui_token,
-        {"file_id": document["id"]},
+    settings = {"name": "Research timetables", "description": "research only"}
+    knowledge, _ = collection_of(
+        webui_url, webui_token, {**settings, "access_grants": [grant]}, KNOWLEDGE_FILE
     )
     collection = [{"type": "collection", "id": knowledge["id"]}]
 
@@ -179,10 +182,7 @@ def test_an_admin_out_of_the_admin_group_is_demoted_at_the_next_sign_in_after_a_
     wait_until(lambda: Provider().sign_in("dave", password_of("dave")), 60)
 
     # A new sign-in: the browser forgets both sessions, the fleet's and the provider's.
-    browser.execute_script("localStorage.clear()")
-    browser.delete_all_cookies()
-    browser.get(f"{provider_url()}/config.json")
-    browser.delete_all_cookies()
+    forget_sessions(browser, webui_url)
     sso_sign_in(browser, webui_url, "dave")
     assert session_user(webui_url, page_token(browser))["role"] == "user"
 

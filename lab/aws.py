@@ -59,6 +59,16 @@ def client(service: str, endpoint: str) -> Any:
     return boto3.client(service, region_name=REGION, endpoint_url=endpoint, **DUMMY_CREDENTIALS)
 
 
+def fleet_secret(endpoint: str, key: str) -> str:
+    """One of the fleet's secrets (its key in fleet_state_secret_names), read from the lab's
+    Secrets Manager as the hosts read it."""
+    names: dict[str, str] = wired("fleet_state_secret_names")
+    answer = client("secretsmanager", endpoint).get_secret_value(
+        SecretId=f"{state_prefix()}/{names[key]}"
+    )
+    return str(answer["SecretString"])
+
+
 def state_parameters(network: LabNetwork) -> dict[str, str]:
     """What terraform's aws_ssm_parameter.state publishes, with the lab's addresses: the state
     host for PostgreSQL and Redis, the load balancer host for the rag tier's Chroma."""

@@ -26,7 +26,7 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from fleetlib.wiring import role_default, wired
+from fleetlib.wiring import role_default
 from lab.ca import CA_CERT
 from lab.config import STATE_DIR, lab_network, lab_var
 
@@ -317,18 +317,14 @@ def configure(provider: Provider, client_secret: str, redirect_uri: str) -> list
 
 
 def main() -> int:
-    from lab.aws import client as aws_client
-    from lab.aws import state_prefix
+    from lab.aws import fleet_secret
     from lab.state import LabState
 
     state = LabState.load()
     if state is None:
         print("lab is down: `make lab` starts it", file=sys.stderr)
         return 1
-    names: dict[str, str] = wired("fleet_state_secret_names")
-    secret = aws_client("secretsmanager", state.endpoint).get_secret_value(
-        SecretId=f"{state_prefix()}/{names['oidc_client_secret']}"
-    )["SecretString"]
+    secret = fleet_secret(state.endpoint, "oidc_client_secret")
     redirect = f"http://{lab_network().load_balancer_address}/oauth/oidc/callback"
     for change in configure(Provider(), secret, redirect):
         print(f"changed: {change}")

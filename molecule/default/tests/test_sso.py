@@ -193,17 +193,12 @@ SCIM_PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 def scim_token() -> str:
     """SCIM's bearer token, as the identity team gives it to the provider's SCIM client: the
     fleet's secret in the lab's Secrets Manager."""
-    from fleetlib.wiring import wired
-    from lab.aws import client, state_prefix
+    from lab.aws import fleet_secret
     from lab.state import LabState
 
     state = LabState.load()
     assert state is not None
-    name = wired("fleet_state_secret_names")["scim_token"]
-    secret = client("secretsmanager", state.endpoint).get_secret_value(
-        SecretId=f"{state_prefix()}/{name}"
-    )
-    return str(secret["SecretString"])
+    return fleet_secret(state.endpoint, "scim_token")
 
 
 def test_a_person_deactivated_over_scim_is_refused_at_the_next_request(

@@ -235,11 +235,18 @@ locals {
   answer_seconds = ceil(local.answers.fleet_answer_max_tokens / local.answers.fleet_answer_min_tokens_per_second)
   drain_seconds  = local.answer_seconds + local.answers.fleet_answer_drain_margin_seconds
 
-  # Open WebUI's database connections per host: two engines (sync and async), each with its pool
-  # and overflow (roles/open_webui/defaults/main.yml); the fleet at its maximum size must fit in
-  # PostgreSQL's max_connections with room for the database bootstrap and RDS's own sessions.
-  open_webui_defaults           = yamldecode(file("${path.module}/../roles/open_webui/defaults/main.yml"))
-  database_connections_per_host = 2 * (local.open_webui_defaults.open_webui_database_pool_size + local.open_webui_defaults.open_webui_database_pool_max_overflow)
+  # Open WebUI's database connections per host: each worker's two engines (sync and async), each
+  # with its pool and overflow (roles/open_webui/defaults/main.yml); the fleet at its maximum size
+  # must fit in PostgreSQL's max_connections with room for the database bootstrap and RDS's own
+  # sessions. Workers as the role's auto counts them (vCPUs less open_webui_reserved_vcpus, at
+  # least 1) on the largest type the group may launch: g4dn, g5, g6 and g6e have 4 vCPUs per
+  # xlarge (g5.xlarge 4, g5.2xlarge 8).
+  open_webui_defaults = yamldecode(file("${path.module}/../roles/open_webui/defaults/main.yml"))
+  open_webui_workers = max([
+    for t in concat([var.instance_type], var.extra_instance_types) :
+    max(4 * tonumber(coalesce(regex("\\.([0-9]*)x?large$", t)[0], "1")) - local.open_webui_defaults.open_webui_reserved_vcpus, 1)
+  ]...)
+  database_connections_per_host = local.open_webui_workers * 2 * (local.open_webui_defaults.open_webui_database_pool_size + local.open_webui_defaults.open_webui_database_pool_max_overflow)
   database_connections_reserved = 10
 }
 

@@ -46,7 +46,7 @@ output "database_connection_budget" {
 
   precondition {
     condition     = var.fleet_max_size * local.database_connections_per_host + local.database_connections_reserved <= var.database_max_connections
-    error_message = "fleet_max_size x Open WebUI's connections per host (2 x (pool + overflow)) plus the reserve exceeds database_max_connections: raise it, or shrink the pools in roles/open_webui/defaults/main.yml."
+    error_message = "fleet_max_size x Open WebUI's connections per host (workers x 2 x (pool + overflow)) plus the reserve exceeds database_max_connections: raise it, or shrink the pools in roles/open_webui/defaults/main.yml."
   }
 }
 

@@ -393,7 +393,7 @@ variable "database_allocated_storage_gb" {
 }
 
 variable "database_max_connections" {
-  description = "PostgreSQL's max_connections; must hold fleet_max_size x Open WebUI's connections per host plus reserve (tests/test_terraform_state.py checks it): 60 x 16 + 10 = 970 of 1000 by default, within what db.r6g.large's 16 GiB serves."
+  description = "PostgreSQL's max_connections; must hold fleet_max_size x Open WebUI's connections per host (its workers x 8) plus reserve (tests/test_terraform_state.py checks it): 60 x 16 + 10 = 970 of 1000 by default (two workers on g5.xlarge and g4dn.xlarge; a 2xlarge's six need 48 a host), within what db.r6g.large's 16 GiB serves."
   type        = number
   default     = 1000
 

@@ -174,3 +174,30 @@ def test_a_bad_limit_is_refused_by_name(
     tmp_path: Path, variables: dict[str, object], message: str
 ) -> None:
     refused_before_any_change(tmp_path, "open_webui", variables, message)
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        (
+            {"open_webui_workers": "two"},
+            "open_webui_workers is auto or a whole number of 1 or more (got two)",
+        ),
+        ({"open_webui_workers": 0}, "a whole number of 1 or more (got 0)"),
+        ({"open_webui_workers": 2}, "more than one worker (2) needs the shared Redis"),
+        (
+            {"open_webui_workers": 1, "open_webui_capacity": 41},
+            "the capacity at most what the host's 1 worker(s) carry within the first-token bound",
+        ),
+    ],
+    ids=[
+        "workers not a number",
+        "no workers",
+        "two workers without Redis",
+        "capacity above the sizing",
+    ],
+)
+def test_bad_workers_or_a_capacity_above_the_sizing_are_refused_by_name(
+    tmp_path: Path, variables: dict[str, object], message: str
+) -> None:
+    refused_before_any_change(tmp_path, "open_webui", variables, message)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import jinja2
 import pytest
 import yaml
 
@@ -45,6 +46,28 @@ def test_slots_and_capacity_are_the_hosts_own_settings() -> None:
         assert (REPO / "inventories/lab/group_vars" / path.name).resolve() == path.resolve()
     with pytest.raises(SystemExit, match=r"type_p4d_24xlarge\.yml is missing"):
         sizing.slots("p4d.24xlarge")
+
+
+def test_workers_follow_the_roles_rule_and_fit_its_memory_share() -> None:
+    """Open WebUI's workers per instance type: the open_webui role's auto (its vCPUs less the 2 it
+    reserves: 2 on an xlarge, 6 on a 2xlarge), which the sizing counts the same way; their
+    measured memory fits open_webui_memory_max_percent of the type's memory."""
+    data = sizing.inputs()
+    defaults = yaml.safe_load((REPO / "roles/open_webui/defaults/main.yml").read_text())
+    rule = yaml.safe_load((REPO / "roles/open_webui/vars/main.yml").read_text())
+    template = jinja2.Environment().from_string(rule["__open_webui_workers"])
+    memory = data["front_end_memory_mib"]
+    for instance_type, kind in data["instance_types"].items():
+        expected = {4: 2, 8: 6}[kind["vcpus"]]
+        reserved = defaults["open_webui_reserved_vcpus"]
+        role = template.render(
+            open_webui_workers="auto", open_webui_reserved_vcpus=reserved,
+            __open_webui_vcpus={"stdout": str(kind["vcpus"])},
+        )  # fmt: skip
+        assert int(role) == sizing.workers(data, instance_type) == expected, instance_type
+        needed = expected * memory["per_worker"] + memory["supervisor"]
+        share = kind["memory_gib"] * 1024 * defaults["open_webui_memory_max_percent"] / 100
+        assert needed <= share, f"{instance_type}: {needed} MiB of Open WebUI in {share:.0f}"
 
 
 def test_a_faster_engine_or_longer_thinking_needs_fewer_hosts() -> None:

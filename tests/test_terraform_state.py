@@ -7,6 +7,7 @@ import re
 
 import yaml
 
+from benchmarks.load import sizing
 from fleetlib.hcl import TERRAFORM
 from fleetlib.paths import REPO
 from fleetlib.wiring import wired_file
@@ -119,18 +120,25 @@ def test_the_state_and_the_vector_store_are_reached_from_the_fleet_only() -> Non
 
 
 def test_the_fleet_at_its_maximum_size_fits_in_postgresql_max_connections() -> None:
-    """Each GPU host's Open WebUI opens up to 2 x (pool + overflow) connections (a sync and an
-    async engine); the fleet at fleet_max_size, plus a reserve, must fit in max_connections -
-    checked here on the defaults and by terraform itself (an output's precondition) on any
-    tfvars."""
+    """Each worker of a GPU host's Open WebUI opens up to 2 x (pool + overflow) connections (a
+    sync and an async engine), two workers on the default types (g5.xlarge, g4dn.xlarge); the
+    fleet at fleet_max_size, plus a reserve, must fit in max_connections - checked here on the
+    defaults and by terraform itself (an output's precondition) on any tfvars."""
     config = load()
     webui = yaml.safe_load((REPO / "roles/open_webui/defaults/main.yml").read_text())
-    per_host = 2 * (
-        webui["open_webui_database_pool_size"] + webui["open_webui_database_pool_max_overflow"]
+    workers = max(
+        sizing.workers(sizing.inputs(), t)
+        for t in [config.default("instance_type"), *config.default("extra_instance_types")]
+    )
+    per_host = (
+        workers
+        * 2
+        * (webui["open_webui_database_pool_size"] + webui["open_webui_database_pool_max_overflow"])
     )
     reserved = config.locals[".:database_connections_reserved"]
     needed = config.default("fleet_max_size") * per_host + reserved
     assert needed <= config.default("database_max_connections"), (needed, per_host)
     assert "open_webui_database_pool_size" in config.locals[".:database_connections_per_host"]
+    assert "local.open_webui_workers" in config.locals[".:database_connections_per_host"]
     budget = load_outputs()["database_connection_budget"]
     assert "database_max_connections" in budget["precondition"][0]["condition"]

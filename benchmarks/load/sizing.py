@@ -1,8 +1,10 @@
 """How many GPU hosts a number of concurrent chat users needs, by Little's law, and what they cost
-per hour. Inputs: benchmarks/load/sizing.yml (each with its source) and Ollama's parallel slots
-per instance type from inventories/group_vars/type_*.yml. Prints the tables docs/capacity.md
-shows; terraform's fleet_min_size / fleet_max_size defaults are this model's answer for 100 and
-3000 users on its default instance type (tests/test_sizing.py keeps them equal).
+per hour. Inputs: benchmarks/load/sizing.yml (each with its source), Ollama's parallel slots
+per instance type from inventories/group_vars/type_*.yml and Open WebUI's workers per host by
+the open_webui role's rule (its vCPUs less open_webui_reserved_vcpus). Prints the tables
+docs/capacity.md shows; terraform's fleet_min_size / fleet_max_size defaults are this model's
+answer for 100 and 3000 users on its default instance type (tests/test_sizing.py keeps them
+equal).
 
     .venv/bin/python -m benchmarks.load.sizing [--users 100,1000,3000] [--think 45]
 
@@ -11,7 +13,8 @@ The model, per instance type and chat model:
   batch(n) = single x n / (1 + overhead x (n - 1))         (tokens/s of n streams together)
   R        = prompt / prefill + answer / (batch(n) / n)    (seconds a question holds a slot)
   L        = users x R / (R + think)                       (Little's law: streams in flight)
-  hosts    = max(L / (n x target), L x batch(n) / n / front end tokens/s, minimum)
+  front    = workers x front end tokens/s                  (what the host's Open WebUI streams)
+  hosts    = max(L / (n x target), L x batch(n) / n / front, minimum)
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from fleetlib.paths import REPO
 
 INPUTS = Path(__file__).with_name("sizing.yml")
 GROUP_VARS = REPO / "inventories" / "group_vars"
+WEBUI_DEFAULTS = REPO / "roles" / "open_webui" / "defaults" / "main.yml"
 DEFAULT_USERS = (100, 1000, 3000)
 
 
@@ -47,6 +51,13 @@ def slots(instance_type: str) -> int:
     return int(yaml.safe_load(path.read_text())["ollama_num_parallel"])
 
 
+def workers(data: dict[str, Any], instance_type: str) -> int:
+    """Open WebUI's workers on a host of the type: the open_webui role's `auto` (its vCPUs less
+    open_webui_reserved_vcpus, at least 1)."""
+    reserved = int(yaml.safe_load(WEBUI_DEFAULTS.read_text())["open_webui_reserved_vcpus"])
+    return max(int(data["instance_types"][instance_type]["vcpus"]) - reserved, 1)
+
+
 @dataclass(frozen=True)
 class Host:
     """What one host of a type serves for one model."""
@@ -54,6 +65,7 @@ class Host:
     instance_type: str
     model: str
     slots: int
+    workers: int
     single_tokens_per_s: float
     stream_tokens_per_s: float
     first_token_s: float
@@ -78,6 +90,7 @@ def host(data: dict[str, Any], instance_type: str, model: str) -> Host:
         instance_type=instance_type,
         model=model,
         slots=n,
+        workers=workers(data, instance_type),
         single_tokens_per_s=single,
         stream_tokens_per_s=batch / n,
         first_token_s=first,
@@ -88,13 +101,18 @@ def host(data: dict[str, Any], instance_type: str, model: str) -> Host:
 
 def capacity(data: dict[str, Any], serving: Host) -> int:
     """The generations a host admits at once (open_webui_capacity in its type_* group): the lower
-    of what its front end streams at its knee (front end tokens/s over one stream's rate) and
+    of what its front end streams at its knee (its workers' tokens/s over one stream's rate) and
     its model's slots plus the requests those slots free within the first-token bound (a queue
     no admitted request waits in for longer: slots x bound / seconds per answer)."""
-    front = math.floor(float(data["front_end_tokens_per_second"]) / serving.stream_tokens_per_s)
+    front = math.floor(front_end(data, serving) / serving.stream_tokens_per_s)
     bound = float(data["first_token_bound_seconds"])
     queue = math.floor(serving.slots * bound / serving.seconds_per_answer)
     return min(front, serving.slots + queue)
+
+
+def front_end(data: dict[str, Any], serving: Host) -> float:
+    """The tokens/s a host's Open WebUI streams at its knee: its workers, each on a core."""
+    return serving.workers * float(data["front_end_tokens_per_second"])
 
 
 @dataclass(frozen=True)
@@ -119,7 +137,7 @@ def fleet(
     in_flight = users * answer / (answer + think)
     gpu = in_flight / (serving.slots * data["target_utilisation"])
     stream_rate = serving.stream_tokens_per_s * engine_factor
-    front = in_flight * stream_rate / data["front_end_tokens_per_second"]
+    front = in_flight * stream_rate / front_end(data, serving)
     hosts = max(math.ceil(gpu - 1e-9), math.ceil(front - 1e-9), data["minimum_hosts"])
     bound = "GPU" if gpu >= front else "front end"
     if hosts == data["minimum_hosts"] and max(gpu, front) < hosts:
@@ -131,14 +149,15 @@ def fleet(
 def tables(users: tuple[int, ...], think: float | None = None) -> str:
     data = inputs()
     lines = [
-        "| instance | model | slots | tokens/s, one stream | tokens/s per stream at full slots | "
-        "first token | answer |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| instance | model | slots | Open WebUI workers | tokens/s, one stream | "
+        "tokens/s per stream at full slots | first token | answer |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     hosts = [host(data, t, m) for t in data["instance_types"] for m in data["models"]]
     for h in hosts:
         lines.append(
-            f"| {h.instance_type} | {h.model} | {h.slots} | {h.single_tokens_per_s:.0f} | "
+            f"| {h.instance_type} | {h.model} | {h.slots} | {h.workers} | "
+            f"{h.single_tokens_per_s:.0f} | "
             f"{h.stream_tokens_per_s:.0f} | {h.first_token_s:.2f} s | "
             f"{h.seconds_per_answer:.1f} s |"
         )

@@ -3,8 +3,9 @@ figures and writes CSVs, Locust's own reports and a chart under artifacts/load/<
 nothing. Needs a lab (`make lab`); the model is the Ollama TEST STAND-IN, paced to stream like a
 GPU (tokens/s per stream, answer length), so the fleet's own path is measured apart from a model.
 
-  knee      one gpu-node, cores pinned apart (that host on core 0; the load generator, the load
-            balancer, PostgreSQL and Redis on core 1): for each step of concurrent streams (users
+  knee      one gpu-node, cores pinned apart (one worker: that host on core 0; the load generator,
+            the load balancer, PostgreSQL and Redis on core 1; --workers 2: the host on both
+            cores, the load generator niced): for each step of concurrent streams (users
             without think time), time to first token, inter-token gaps, errors, tokens/s and the
             hosts' CPU and memory; then the same load sent straight to the stand-in (from the
             host's network namespace: Ollama listens on its loopback) - the front end's overhead.
@@ -219,14 +220,21 @@ def knee(args: argparse.Namespace) -> None:
     # the run sets them (--slots, --capacity: the limit in the model or in the gate).
     pace(host, args.rate, args.tokens, args.slots)
     tuning = {
+        "UVICORN_WORKERS": str(args.workers),
         "FLEET_GATE_CAPACITY": str(args.capacity),
         "FLEET_GATE_LIMITS": json.dumps({"concurrent": 10**6, "per_minute": 10**6}),
     }
     tuning |= dict(item.split("=", 1) for item in args.webui_env.split(",") if item)
     set_environment(host, "open-webui.service", "tuning", tuning, open_webui_url(host))
+    # One worker: the host on core 0, everything else on core 1. Two: the host on both cores, which
+    # it shares with the rest; the load generator then yields to it (nice 10).
+    host_cores, other_cores = ("0", "1") if args.workers == 1 else ("0-1", "0-1")
     for name in lab.containers:
-        pin(name, "0" if name == host else "1")
-    pin_self({1})
+        pin(name, host_cores if name == host else other_cores)
+    if args.workers == 1:
+        pin_self({1})
+    else:
+        os.nice(10)
     rows: list[tuple[Step, dict[str, float]]] = []
     try:
         samples: list[dict[str, Sample]] = []
@@ -462,6 +470,13 @@ def main(argv: list[str]) -> None:
         "--path", choices=sorted(USER_CLASSES), default="api",
         help="the users' path: the API's streamed response or the chat page's socket.io",
     )  # fmt: skip
+    commands.choices["knee"].add_argument(
+        "--workers",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="Open WebUI's workers on the host (UVICORN_WORKERS), each on a core of its own",
+    )
     commands.choices["knee"].add_argument(
         "--slots", type=int, default=1000, help="the stand-in's slots (OLLAMA_NUM_PARALLEL)"
     )

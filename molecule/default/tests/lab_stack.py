@@ -129,6 +129,17 @@ def sign_in(browser: WebDriver, url: str, password: str, email: str = ADMIN_EMAI
     return _chat_page(browser)
 
 
+def pick_model(browser: WebDriver, model: str) -> None:
+    """Choose the chat's model in the page's model selector."""
+    wait = WebDriverWait(browser, 60)
+    browser.find_element(By.ID, "model-selector-model-button").click()
+    search = wait.until(ec.visibility_of_element_located((By.ID, "model-search-input")))
+    search.send_keys(model)
+    option = (By.CSS_SELECTOR, f"button[aria-label='Select {model} model']")
+    wait.until(ec.element_to_be_clickable(option)).click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "model-selector-model-button"), model))
+
+
 def provider_sign_in(browser: WebDriver, url: str, username: str) -> None:
     """A person's sign-in with single sign-on: the provider's button on Open WebUI's sign-in page,
     their name and password on the provider's page, the client's access granted there the first

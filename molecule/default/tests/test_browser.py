@@ -5,7 +5,7 @@ Through the load balancer, as users reach it. Screenshots are kept under artifac
 
 from __future__ import annotations
 
-from lab_stack import RAG_QUESTION, RAG_SOURCE, SCREENSHOTS, sign_in
+from lab_stack import RAG_QUESTION, RAG_SOURCE, SCREENSHOTS, pick_model, sign_in
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -16,17 +16,9 @@ from selenium.webdriver.support.ui import WebDriverWait
 def test_sign_in_pick_fleet_rag_and_get_an_answer_with_its_source(
     browser: WebDriver, webui_url: str, admin_password: str
 ) -> None:
-    wait = WebDriverWait(browser, 60)
     chat_input = sign_in(browser, webui_url, admin_password)
 
-    browser.find_element(By.ID, "model-selector-model-button").click()
-    search = wait.until(ec.visibility_of_element_located((By.ID, "model-search-input")))
-    search.send_keys("fleet-rag")
-    option = (By.CSS_SELECTOR, "button[aria-label='Select fleet-rag model']")
-    wait.until(ec.element_to_be_clickable(option)).click()
-    wait.until(
-        ec.text_to_be_present_in_element((By.ID, "model-selector-model-button"), "fleet-rag")
-    )
+    pick_model(browser, "fleet-rag")
 
     chat_input.click()
     chat_input.send_keys(RAG_QUESTION)

@@ -3,7 +3,7 @@ chat, ask, read the streamed answer, save it to their chat, think 1-3 s and ask 
 spread over both gpu-nodes by the load balancer. The model is the Ollama TEST STAND-IN, streaming
 40-token answers at 40 tokens/s. Asserts what users see - no error, answers that stream - never a
 timing: the figures are the benchmarks' (python -m benchmarks.load.run). Then one person over
-their share of the fleet is refused with 429 and Retry-After."""
+their share of the fleet is refused with 429 and Retry-After, and the chat page shows them why."""
 
 from __future__ import annotations
 
@@ -14,9 +14,19 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from lab_stack import SCREENSHOTS, pick_model, sign_in
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
+
 from benchmarks.load.accounts import account_email, admin_token, call, ensure_accounts
 from benchmarks.load.run import ADMIN_EMAIL, MODEL, OUT, PASSWORD, Lab, smoke
 from lab.units import pace, unpace
+
+# What a person at their limit of answers at once is told (roles/open_webui/files/fleet_limits.py).
+TOO_MANY_AT_ONCE = "You already have 3 answers being written"
 
 
 def test_twenty_users_chat_through_the_load_balancer_without_an_error() -> None:
@@ -49,12 +59,14 @@ def ask(url: str, token: str) -> dict[str, Any]:
         return {"status": error.code, "retry_after": error.headers["Retry-After"], "detail": detail}
 
 
-def test_a_person_over_their_share_of_the_fleet_gets_429_with_retry_after() -> None:
+def test_a_person_over_their_share_of_the_fleet_gets_429_with_retry_after(
+    browser: WebDriver,
+) -> None:
     """One load-test account asks four answers at once without a stickiness cookie, so the load
     balancer spreads them over both gpu-nodes: the fleet-wide count (the shared Redis) admits
     three (open_webui_person_limit's default) and refuses the fourth with 429, Retry-After and
-    a detail naming the limit. The stand-in streams 30 tokens at 5 tokens/s so that they
-    overlap."""
+    a detail naming the limit. Meanwhile the same person asks on the chat page and is shown
+    that detail. The stand-in streams 30 tokens at 2 tokens/s so that they overlap."""
     lab = Lab.find()
     admin = admin_token(lab.url, ADMIN_EMAIL, lab.admin_password)
     ensure_accounts(lab.inside, admin, 1, PASSWORD)
@@ -62,8 +74,10 @@ def test_a_person_over_their_share_of_the_fleet_gets_429_with_retry_after() -> N
                          {"email": account_email(0), "password": PASSWORD})  # fmt: skip
     assert status == 200, reply
     person = reply["token"]
+    chat_input = sign_in(browser, lab.url, PASSWORD, account_email(0))
+    pick_model(browser, MODEL)
     for host in lab.gpu_nodes:
-        pace(host, 5, 30)
+        pace(host, 2, 30)
     try:
         results: list[dict[str, Any]] = []
         threads = [
@@ -72,6 +86,15 @@ def test_a_person_over_their_share_of_the_fleet_gets_429_with_retry_after() -> N
         for thread in threads:
             thread.start()
             time.sleep(0.5)
+        # The fourth is refused at once; the three admitted stream for 15 s.
+        WebDriverWait(browser, 10).until(lambda _: len(results) == 1)
+        chat_input.click()
+        chat_input.send_keys("Is the fleet busy?")
+        chat_input.send_keys(Keys.ENTER)
+        WebDriverWait(browser, 10).until(
+            ec.text_to_be_present_in_element((By.TAG_NAME, "body"), TOO_MANY_AT_ONCE)
+        )
+        browser.save_screenshot(str(SCREENSHOTS / "over-the-limit.png"))
         for thread in threads:
             thread.join(timeout=120)
     finally:
@@ -80,4 +103,4 @@ def test_a_person_over_their_share_of_the_fleet_gets_429_with_retry_after() -> N
     assert sorted(r["status"] for r in results) == [200, 200, 200, 429], results
     refused = next(r for r in results if r["status"] == 429)
     assert refused["retry_after"].isdigit(), refused
-    assert refused["detail"].startswith("You already have 3 answers being written"), refused
+    assert refused["detail"].startswith(TOO_MANY_AT_ONCE), refused

@@ -14,6 +14,8 @@ GPU (tokens/s per stream, answer length), so the fleet's own path is measured ap
             as an instance that dies) mid-run: the streams
             cut at that moment, failures after, the time until every user is served again, and
             every account and chat still there afterwards. The host is started again.
+  fairness  one person with many streams beside people with one each: their answers and refusals.
+  profile   py-spy samples the host's Open WebUI under load: where a request's time goes.
   smoke     a short load (default 20 users, 30 s): what `make test` runs.
 
     .venv/bin/python -m benchmarks.load.run knee --steps 10,20,40,80 --seconds 40
@@ -303,15 +305,19 @@ ANSWER_ROWS = ("answer", "first token", "whole answer", "refused")
 
 
 def fairness(args: argparse.Namespace) -> None:
-    """One person with `heavy` streams at once beside `light` people with one each, the gate's
-    own limits (the role's), on one host (pinned by cookie) or spread over all gpu-nodes."""
+    """One person with `heavy` streams at once beside `light` people with one each, the people's
+    limits the role's, on one host (pinned by cookie) or spread over all gpu-nodes."""
     lab = Lab.find()
     out = OUT / args.name
     token = admin_token(lab.url, ADMIN_EMAIL, lab.admin_password)
     ensure_accounts(lab.inside, token, args.light + 1, PASSWORD)
     hosts = sorted(lab.gpu_nodes)[: args.hosts]
+    # The hosts' capacity for the run (the lab's g5.xlarge capacity is sized for a GPU's pace,
+    # not the stand-in's), the people's limits the role's.
     for host in lab.gpu_nodes:
-        pace(host, args.rate, args.tokens)
+        pace(host, args.rate, args.tokens, args.slots)
+        capacity = {"FLEET_GATE_CAPACITY": str(args.capacity)}
+        set_environment(host, "open-webui.service", "tuning", capacity, open_webui_url(host))
     pinned = {"LOAD_COOKIE": lab.gpu_nodes[hosts[0]]} if args.hosts == 1 else {}
     try:
         result = locust(lab, out, args.heavy + args.light, args.seconds, measured=True,
@@ -320,6 +326,7 @@ def fairness(args: argparse.Namespace) -> None:
     finally:
         for host in lab.gpu_nodes:
             unpace(host)
+            clear(host, "open-webui.service", "tuning", open_webui_url(host))
     stats = locust_stats(out / "locust")
     report: dict[str, Any] = {"hosts": args.hosts, "path": args.path, "seconds": result["seconds"]}
     for label, who in (("", "light"), (" (heavy)", "heavy")):
@@ -335,6 +342,93 @@ def fairness(args: argparse.Namespace) -> None:
         }  # fmt: skip
     (out / "fairness.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report), flush=True)
+
+
+def profile(args: argparse.Namespace) -> None:
+    """py-spy samples the host's Open WebUI (one worker, on core 0) while `users` ask without
+    pause for answers of --tokens tokens (one by default: a request is then all the path before
+    its first token - authentication, the model list, the chat's database work); writes the
+    samples (py-spy's raw format) and the event loop's top frames, by the share of its samples
+    they were on the stack (inclusive) and at its top (self)."""
+    lab = Lab.find()
+    host = sorted(lab.gpu_nodes)[0]
+    out = OUT / args.name
+    out.mkdir(parents=True, exist_ok=True)
+    token = admin_token(lab.url, ADMIN_EMAIL, lab.admin_password)
+    ensure_accounts(lab.inside, token, args.users, PASSWORD)
+    pace(host, args.rate, args.tokens)
+    unlimited = json.dumps({"concurrent": 10**6, "per_minute": 10**6})
+    tuning = {"UVICORN_WORKERS": "1", "FLEET_GATE_CAPACITY": str(10**6),
+              "FLEET_GATE_LIMITS": unlimited}  # fmt: skip
+    set_environment(host, "open-webui.service", "tuning", tuning, open_webui_url(host))
+    for name in lab.containers:
+        pin(name, "0" if name == host else "1")
+    pin_self({1})
+    samples = out / "profile.txt"
+    recorders: list[threading.Thread] = []
+
+    def record() -> None:
+        subprocess.run(
+            [str(venv_bin("py-spy")), "record", "--pid", webui_pid(host), "--rate", "100",
+             "--duration", str(args.seconds - 5), "--format", "raw", "--nonblocking",
+             "--output", str(samples)],
+            check=True, capture_output=True, timeout=args.seconds + 60,
+        )  # fmt: skip
+
+    def start() -> None:
+        recorders.append(threading.Thread(target=record, daemon=True))
+        recorders[0].start()
+
+    try:
+        locust(lab, out, args.users, args.seconds, measured=True, on_measuring=start,
+               path=args.path, LOAD_COOKIE=lab.gpu_nodes[host])  # fmt: skip
+        for recorder in recorders:
+            recorder.join(timeout=120)
+    finally:
+        for name in lab.containers:
+            pin(name, "0-1")
+        unpace(host)
+        clear(host, "open-webui.service", "tuning", open_webui_url(host))
+    top = top_frames(samples.read_text(), args.top)
+    (out / "top-frames.txt").write_text(top)
+    print(top, flush=True)
+
+
+def webui_pid(host: str) -> str:
+    """The process id, on this machine, of the host's Open WebUI (one worker: its only one)."""
+    for line in podman("top", host, "hpid", "args").splitlines()[1:]:
+        pid, _, command = line.strip().partition(" ")
+        if "fleet_gate.py" in command:
+            return pid
+    raise SystemExit(f"no Open WebUI process on {host}")
+
+
+# The event loop's thread (uvicorn's server) - where a request waits for its turn; the thread
+# pool's idle workers, sampled as well, would drown it.
+EVENT_LOOP = "Server.run (uvicorn/server.py"
+
+
+def top_frames(raw: str, count: int) -> str:
+    """py-spy's raw samples ("frame;frame;... N" per stack) of the event loop's thread as two
+    tables: each frame's share of those samples with it anywhere on the stack, and at its top."""
+    inclusive: dict[str, int] = {}
+    own: dict[str, int] = {}
+    total = 0
+    for line in raw.splitlines():
+        stack, _, number = line.rpartition(" ")
+        if EVENT_LOOP not in stack or not number.isdigit():
+            continue
+        frames, samples = stack.split(";"), int(number)
+        total += samples
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + samples
+        own[frames[-1]] = own.get(frames[-1], 0) + samples
+    lines = [f"{total} samples of the event loop's thread"]
+    for title, table in (("on the stack", inclusive), ("at the top", own)):
+        lines.append(f"-- {title}")
+        ranked = sorted(table.items(), key=lambda item: -item[1])[:count]
+        lines += [f"{100 * n / max(total, 1):5.1f} %  {frame}" for frame, n in ranked]
+    return "\n".join(lines) + "\n"
 
 
 def failover(args: argparse.Namespace) -> None:
@@ -453,7 +547,7 @@ def smoke(
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("knee", "failover", "smoke", "fairness"):
+    for name in ("knee", "failover", "smoke", "fairness", "profile"):
         sub = commands.add_parser(name)
         sub.add_argument("--name", default=name, help="the artifacts folder's name")
         sub.add_argument(
@@ -495,6 +589,17 @@ def main(argv: list[str]) -> None:
     commands.choices["fairness"].add_argument("--hosts", type=int, choices=(1, 2), default=1)
     commands.choices["fairness"].add_argument("--seconds", type=int, default=30)
     commands.choices["fairness"].add_argument("--path", choices=sorted(USER_CLASSES), default="api")
+    commands.choices["fairness"].add_argument(
+        "--capacity", type=int, default=30, help="each host's capacity for the run"
+    )
+    commands.choices["fairness"].add_argument(
+        "--slots", type=int, default=1000, help="the stand-in's slots (OLLAMA_NUM_PARALLEL)"
+    )
+    commands.choices["profile"].set_defaults(tokens=1)
+    commands.choices["profile"].add_argument("--users", type=int, default=40)
+    commands.choices["profile"].add_argument("--seconds", type=int, default=40)
+    commands.choices["profile"].add_argument("--top", type=int, default=25)
+    commands.choices["profile"].add_argument("--path", choices=sorted(USER_CLASSES), default="api")
     commands.choices["smoke"].add_argument("--users", type=int, default=20)
     commands.choices["smoke"].add_argument("--seconds", type=int, default=30)
     args = parser.parse_args(argv)
@@ -504,6 +609,8 @@ def main(argv: list[str]) -> None:
         failover(args)
     elif args.command == "fairness":
         fairness(args)
+    elif args.command == "profile":
+        profile(args)
     else:
         result, stats = smoke(Lab.find(), args.users, args.seconds, OUT / args.name,
                               args.rate, args.tokens)  # fmt: skip

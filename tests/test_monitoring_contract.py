@@ -103,8 +103,10 @@ def test_the_fleet_scales_on_generations_in_flight_from_the_wiring(agent: dict[s
                 if "ALBRequestCountPerTarget" in str(p.body)]  # fmt: skip
     in_flight = (REPO / "roles/ollama/tasks/in_flight.yml").read_text()
     assert 'SLOTS: "{{ ollama_in_flight_capacity | string }}"' in in_flight
-    for group in sorted((REPO / "inventories/group_vars").glob("type_*.yml")):
-        settings = yaml.safe_load(group.read_text())
+    for group in sorted((REPO / "inventories/group_vars").glob("type_*")):
+        settings = {
+            k: v for f in group.glob("*.yml") for k, v in yaml.safe_load(f.read_text()).items()
+        }
         assert settings["ollama_in_flight_capacity"] == "{{ open_webui_capacity }}", group.name
         assert settings["open_webui_capacity"] >= 1, group.name
 

@@ -38,13 +38,18 @@ def test_a_case_worked_by_hand() -> None:
 def test_slots_and_capacity_are_the_hosts_own_settings() -> None:
     """Ollama's slots and the gate's capacity (open_webui_capacity) per instance type."""
     for instance_type in sizing.inputs()["instance_types"]:
-        path = REPO / "inventories/group_vars" / f"type_{instance_type.replace('.', '_')}.yml"
-        group = yaml.safe_load(path.read_text())
-        assert sizing.slots(instance_type) == group["ollama_num_parallel"]
+        ollama, capacity = (sizing.group_file(instance_type, f"{name}.yml")
+                            for name in ("ollama", "capacity"))  # fmt: skip
+        assert (
+            sizing.slots(instance_type) == yaml.safe_load(ollama.read_text())["ollama_num_parallel"]
+        )
         serving = sizing.host(sizing.inputs(), instance_type, sizing.inputs()["plan"]["model"])
+        group = yaml.safe_load(capacity.read_text())
         assert group["open_webui_capacity"] == sizing.capacity(sizing.inputs(), serving)
-        assert (REPO / "inventories/lab/group_vars" / path.name).resolve() == path.resolve()
-    with pytest.raises(SystemExit, match=r"type_p4d_24xlarge\.yml is missing"):
+        for path in (ollama, capacity):  # the lab's hosts read the same files
+            lab = REPO / "inventories/lab/group_vars" / path.parent.name / path.name
+            assert lab.resolve() == path.resolve()
+    with pytest.raises(SystemExit, match=r"type_p4d_24xlarge/ollama\.yml is missing"):
         sizing.slots("p4d.24xlarge")
 
 
@@ -70,13 +75,19 @@ def test_workers_follow_the_roles_rule_and_fit_its_memory_share() -> None:
         assert needed <= share, f"{instance_type}: {needed} MiB of Open WebUI in {share:.0f}"
 
 
-def test_a_faster_engine_or_longer_thinking_needs_fewer_hosts() -> None:
+def test_a_faster_engine_needs_fewer_gpus_and_longer_thinking_fewer_hosts() -> None:
+    """A faster engine shortens answers (fewer in flight) and halves the GPU's share, but its
+    faster streams load the front end as much: past a point the front end binds."""
     data = sizing.inputs()
     g5 = sizing.host(data, "g5.xlarge", "llama3.1:8b")
-    base = sizing.fleet(data, g5, 1000).hosts
-    assert sizing.fleet(data, g5, 1000, engine_factor=2.0).hosts < base
+    base = sizing.fleet(data, g5, 1000)
+    faster = sizing.fleet(data, g5, 1000, engine_factor=2.0)
+    assert faster.in_flight < base.in_flight
+    assert (base.bound_by, faster.bound_by) == ("GPU", "front end")
     assert (
-        sizing.fleet(data, g5, 1000, think=90).hosts < base < sizing.fleet(data, g5, 1000, 20).hosts
+        sizing.fleet(data, g5, 1000, think=90).hosts
+        < base.hosts
+        < sizing.fleet(data, g5, 1000, 20).hosts
     )
 
 

@@ -1,6 +1,6 @@
 """How many GPU hosts a number of concurrent chat users needs, by Little's law, and what they cost
 per hour. Inputs: benchmarks/load/sizing.yml (each with its source), Ollama's parallel slots
-per instance type from inventories/group_vars/type_*.yml and Open WebUI's workers per host by
+per instance type from inventories/group_vars/type_*/ollama.yml and Open WebUI's workers per host by
 the open_webui role's rule (its vCPUs less open_webui_reserved_vcpus). Prints the tables
 docs/capacity.md shows; terraform's fleet_min_size / fleet_max_size defaults are this model's
 answer for 100 and 3000 users on its default instance type (tests/test_sizing.py keeps them
@@ -41,9 +41,14 @@ def inputs() -> dict[str, Any]:
     return data
 
 
+def group_file(instance_type: str, name: str) -> Path:
+    """One of the inventory's files for the type's group: ollama.yml, capacity.yml."""
+    return GROUP_VARS / f"type_{instance_type.replace('.', '_')}" / name
+
+
 def slots(instance_type: str) -> int:
     """Ollama's NUM_PARALLEL for the type, from the inventory's type_* group (the hosts' own)."""
-    path = GROUP_VARS / f"type_{instance_type.replace('.', '_')}.yml"
+    path = group_file(instance_type, "ollama.yml")
     if not path.exists():
         raise SystemExit(
             f"{path.relative_to(REPO)} is missing: no Ollama settings for {instance_type}"
@@ -100,13 +105,15 @@ def host(data: dict[str, Any], instance_type: str, model: str) -> Host:
 
 
 def capacity(data: dict[str, Any], serving: Host) -> int:
-    """The generations a host admits at once (open_webui_capacity in its type_* group): the lower
-    of what its front end streams at its knee (its workers' tokens/s over one stream's rate) and
-    its model's slots plus the requests those slots free within the first-token bound (a queue
-    no admitted request waits in for longer: slots x bound / seconds per answer)."""
+    """The generations a host admits at once (open_webui_capacity in its type_*/capacity.yml):
+    the lower of what its front end streams at its knee (its workers' tokens/s over one stream's
+    rate) and its model's slots plus a queue. A request admitted to wait for a slot may wait a
+    whole answer (answers that started together end together: measured, docs/capacity.md), so
+    the queue is a slot's worth per whole answer that fits in the first-token bound - none for
+    answers longer than the bound, as every sized model's are."""
     front = math.floor(front_end(data, serving) / serving.stream_tokens_per_s)
     bound = float(data["first_token_bound_seconds"])
-    queue = math.floor(serving.slots * bound / serving.seconds_per_answer)
+    queue = serving.slots * math.floor(bound / serving.seconds_per_answer)
     return min(front, serving.slots + queue)
 
 

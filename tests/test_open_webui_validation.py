@@ -161,24 +161,6 @@ SSO = {
             {**SSO, "open_webui_group_limits": {"robots": {"concurrent": 20, "per_minute": 600}}},
             "not ['robots']",
         ),
-    ],
-    ids=[
-        "no capacity",
-        "a capacity that is not a number",
-        "a negative limit",
-        "a limit that is not a number",
-        "a group that does not exist",
-    ],
-)
-def test_a_bad_limit_is_refused_by_name(
-    tmp_path: Path, variables: dict[str, object], message: str
-) -> None:
-    refused_before_any_change(tmp_path, "open_webui", variables, message)
-
-
-@pytest.mark.parametrize(
-    ("variables", "message"),
-    [
         (
             {"open_webui_workers": "two"},
             "open_webui_workers is auto or a whole number of 1 or more (got two)",
@@ -191,13 +173,18 @@ def test_a_bad_limit_is_refused_by_name(
         ),
     ],
     ids=[
+        "no capacity",
+        "a capacity that is not a number",
+        "a negative limit",
+        "a limit that is not a number",
+        "a group that does not exist",
         "workers not a number",
         "no workers",
         "two workers without Redis",
         "capacity above the sizing",
     ],
 )
-def test_bad_workers_or_a_capacity_above_the_sizing_are_refused_by_name(
+def test_a_bad_limit_or_worker_count_is_refused_by_name(
     tmp_path: Path, variables: dict[str, object], message: str
 ) -> None:
     refused_before_any_change(tmp_path, "open_webui", variables, message)

@@ -146,8 +146,9 @@ lint:
 pytest:
 	pytest -n $(PYTEST_WORKERS) --dist loadfile
 
+# Both cores too: test_cli's subprocesses (each loads the model) beside the rest.
 rag-test: rag-venv
-	cd rag && ../$(RAG_VENV)/bin/mypy && ../$(RAG_VENV)/bin/pytest
+	cd rag && ../$(RAG_VENV)/bin/mypy && ../$(RAG_VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 molecule: molecule-roles molecule-stack
 

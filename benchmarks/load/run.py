@@ -197,6 +197,17 @@ def step_figures(
     )
 
 
+def measured_step(lab: Lab, host: str, out: Path, users: int, seconds: int, path: str) -> Step:
+    """`users` streams without think time on `path`, pinned by cookie to `host`, measured for
+    `seconds` once all have signed in: the step's figures, the hosts' CPU sampled meanwhile."""
+    samples: list[dict[str, Sample]] = []
+    result = locust(lab, out, users, seconds, measured=True,
+                    on_measuring=lambda: samples.append(sample(lab.containers)),
+                    path=path, LOAD_COOKIE=lab.gpu_nodes[host])  # fmt: skip
+    return step_figures(users, out, result, result["seconds"], samples[0],
+                        sample(lab.containers), host)  # fmt: skip
+
+
 def direct(host: str, users: int, seconds: int, core: int) -> dict[str, float]:
     """The same load straight to the stand-in, from the host's network namespace (its loopback),
     the load generator on `core` (outside the host's cgroup)."""
@@ -239,14 +250,8 @@ def knee(args: argparse.Namespace) -> None:
         os.nice(10)
     rows: list[tuple[Step, dict[str, float]]] = []
     try:
-        samples: list[dict[str, Sample]] = []
         for users in steps:
-            samples.clear()
-            result = locust(lab, out / f"users-{users}", users, args.seconds, measured=True,
-                            on_measuring=lambda: samples.append(sample(lab.containers)),
-                            path=args.path, LOAD_COOKIE=lab.gpu_nodes[host])  # fmt: skip
-            step = step_figures(users, out / f"users-{users}", result, result["seconds"],
-                                samples[0], sample(lab.containers), host)  # fmt: skip
+            step = measured_step(lab, host, out / f"users-{users}", users, args.seconds, args.path)
             straight = direct(host, users, args.seconds, core=1)
             rows.append((step, straight))
             print(

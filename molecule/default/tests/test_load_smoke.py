@@ -1,5 +1,5 @@
 """A short load through the load balancer (benchmarks/load, Locust): 20 users sign in, open a
-chat, ask, read the streamed answer, save it to their chat, think 1-3 s and ask again, for 30 s,
+chat, ask, read the streamed answer, save it to their chat, think 1-3 s and ask again, for 15 s,
 spread over both gpu-nodes by the load balancer. The model is the Ollama TEST STAND-IN, streaming
 40-token answers at 40 tokens/s. Asserts what users see - no error, answers that stream - never a
 timing: the figures are the benchmarks' (python -m benchmarks.load.run). Then one person over
@@ -30,7 +30,7 @@ TOO_MANY_AT_ONCE = "You already have 3 answers being written"
 
 
 def test_twenty_users_chat_through_the_load_balancer_without_an_error() -> None:
-    result, stats = smoke(Lab.find(), users=20, seconds=30, out=OUT / "smoke")
+    result, stats = smoke(Lab.find(), users=20, seconds=15, out=OUT / "smoke")
     assert stats["failures"] == [], stats["failures"]
     requests = stats["stats"]
     assert requests["sign in"]["requests"] == 20 and requests["sign in"]["failures"] == 0

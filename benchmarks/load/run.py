@@ -32,7 +32,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,11 @@ USER_CLASSES = {"api": "ChatUser", "page": "PageUser"}
 SPAWN_RATE = 10
 # The longest a measured run waits for its users to sign in before it measures anyway.
 SIGN_IN_WAIT = 300
+# Out of the way in a run that measures the front end: the stand-in's slots, the gate's capacity
+# and each person's limits.
+NO_SLOT_LIMIT = 1000
+NO_CAPACITY_LIMIT = 10**6
+NO_PERSON_LIMITS = json.dumps({"concurrent": 10**6, "per_minute": 10**6})
 
 
 @dataclass
@@ -208,6 +214,29 @@ def measured_step(lab: Lab, host: str, out: Path, users: int, seconds: int, path
                         sample(lab.containers), host)  # fmt: skip
 
 
+@contextmanager
+def cores_apart(lab: Lab, host: str, workers: int = 1) -> Iterator[None]:
+    """A measured run's cores. One worker: the host on core 0, everything else (the other
+    containers, this process and the load generator it starts) on core 1. Two: the host on both
+    cores, which it shares with the rest; the load generator then yields to it (nice 10).
+    Afterwards every container on both cores again, and the host's stand-in and Open WebUI as
+    site.yml set them (the run's pace and tuning cleared)."""
+    host_cores, other_cores = ("0", "1") if workers == 1 else ("0-1", "0-1")
+    for name in lab.containers:
+        pin(name, host_cores if name == host else other_cores)
+    if workers == 1:
+        pin_self({1})
+    else:
+        os.nice(10)
+    try:
+        yield
+    finally:
+        for name in lab.containers:
+            pin(name, "0-1")
+        unpace(host)
+        clear(host, "open-webui.service", "tuning", open_webui_url(host))
+
+
 def direct(host: str, users: int, seconds: int, core: int) -> dict[str, float]:
     """The same load straight to the stand-in, from the host's network namespace (its loopback),
     the load generator on `core` (outside the host's cgroup)."""
@@ -235,21 +264,12 @@ def knee(args: argparse.Namespace) -> None:
     tuning = {
         "UVICORN_WORKERS": str(args.workers),
         "FLEET_GATE_CAPACITY": str(args.capacity),
-        "FLEET_GATE_LIMITS": json.dumps({"concurrent": 10**6, "per_minute": 10**6}),
+        "FLEET_GATE_LIMITS": NO_PERSON_LIMITS,
     }
     tuning |= dict(item.split("=", 1) for item in args.webui_env.split(",") if item)
     set_environment(host, "open-webui.service", "tuning", tuning, open_webui_url(host))
-    # One worker: the host on core 0, everything else on core 1. Two: the host on both cores, which
-    # it shares with the rest; the load generator then yields to it (nice 10).
-    host_cores, other_cores = ("0", "1") if args.workers == 1 else ("0-1", "0-1")
-    for name in lab.containers:
-        pin(name, host_cores if name == host else other_cores)
-    if args.workers == 1:
-        pin_self({1})
-    else:
-        os.nice(10)
     rows: list[tuple[Step, dict[str, float]]] = []
-    try:
+    with cores_apart(lab, host, args.workers):
         for users in steps:
             step = measured_step(lab, host, out / f"users-{users}", users, args.seconds, args.path)
             straight = direct(host, users, args.seconds, core=1)
@@ -266,11 +286,6 @@ def knee(args: argparse.Namespace) -> None:
                 f"{straight['ttft_p95_ms']:.0f} ms, {straight['tokens_per_s']:.0f} tokens/s",
                 flush=True,
             )
-    finally:
-        for name in lab.containers:
-            pin(name, "0-1")
-        unpace(host)
-        clear(host, "open-webui.service", "tuning", open_webui_url(host))
     write_knee(out, rows, args.bound_ms)
 
 
@@ -362,13 +377,9 @@ def profile(args: argparse.Namespace) -> None:
     token = admin_token(lab.url, ADMIN_EMAIL, lab.admin_password)
     ensure_accounts(lab.inside, token, args.users, PASSWORD)
     pace(host, args.rate, args.tokens)
-    unlimited = json.dumps({"concurrent": 10**6, "per_minute": 10**6})
-    tuning = {"UVICORN_WORKERS": "1", "FLEET_GATE_CAPACITY": str(10**6),
-              "FLEET_GATE_LIMITS": unlimited}  # fmt: skip
+    tuning = {"UVICORN_WORKERS": "1", "FLEET_GATE_CAPACITY": str(NO_CAPACITY_LIMIT),
+              "FLEET_GATE_LIMITS": NO_PERSON_LIMITS}  # fmt: skip
     set_environment(host, "open-webui.service", "tuning", tuning, open_webui_url(host))
-    for name in lab.containers:
-        pin(name, "0" if name == host else "1")
-    pin_self({1})
     samples = out / "profile.txt"
     recorders: list[threading.Thread] = []
 
@@ -384,16 +395,11 @@ def profile(args: argparse.Namespace) -> None:
         recorders.append(threading.Thread(target=record, daemon=True))
         recorders[0].start()
 
-    try:
+    with cores_apart(lab, host):
         locust(lab, out, args.users, args.seconds, measured=True, on_measuring=start,
                path=args.path, LOAD_COOKIE=lab.gpu_nodes[host])  # fmt: skip
         for recorder in recorders:
             recorder.join(timeout=120)
-    finally:
-        for name in lab.containers:
-            pin(name, "0-1")
-        unpace(host)
-        clear(host, "open-webui.service", "tuning", open_webui_url(host))
     top = top_frames(samples.read_text(), args.top)
     (out / "top-frames.txt").write_text(top)
     print(top, flush=True)
@@ -577,10 +583,16 @@ def main(argv: list[str]) -> None:
         help="Open WebUI's workers on the host (UVICORN_WORKERS), each on a core of its own",
     )
     commands.choices["knee"].add_argument(
-        "--slots", type=int, default=1000, help="the stand-in's slots (OLLAMA_NUM_PARALLEL)"
+        "--slots",
+        type=int,
+        default=NO_SLOT_LIMIT,
+        help="the stand-in's slots (OLLAMA_NUM_PARALLEL)",
     )
     commands.choices["knee"].add_argument(
-        "--capacity", type=int, default=10**6, help="the gate's capacity (FLEET_GATE_CAPACITY)"
+        "--capacity",
+        type=int,
+        default=NO_CAPACITY_LIMIT,
+        help="the gate's capacity (FLEET_GATE_CAPACITY)",
     )
     commands.choices["failover"].add_argument("--users", type=int, default=40)
     commands.choices["failover"].add_argument("--seconds", type=int, default=90)
@@ -598,7 +610,10 @@ def main(argv: list[str]) -> None:
         "--capacity", type=int, default=30, help="each host's capacity for the run"
     )
     commands.choices["fairness"].add_argument(
-        "--slots", type=int, default=1000, help="the stand-in's slots (OLLAMA_NUM_PARALLEL)"
+        "--slots",
+        type=int,
+        default=NO_SLOT_LIMIT,
+        help="the stand-in's slots (OLLAMA_NUM_PARALLEL)",
     )
     commands.choices["profile"].set_defaults(tokens=1)
     commands.choices["profile"].add_argument("--users", type=int, default=40)

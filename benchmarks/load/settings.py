@@ -14,23 +14,25 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import re
 import sys
 from dataclasses import asdict
 
 from benchmarks.load.accounts import admin_token, ensure_accounts
-from benchmarks.load.hosts import pin, pin_self
 from benchmarks.load.run import (
     ADMIN_EMAIL,
+    NO_CAPACITY_LIMIT,
+    NO_PERSON_LIMITS,
+    NO_SLOT_LIMIT,
     OUT,
     PASSWORD,
     USER_CLASSES,
     Lab,
     Step,
+    cores_apart,
     measured_step,
 )
-from lab.units import clear, open_webui_url, pace, set_environment, unpace
+from lab.units import open_webui_url, pace, set_environment
 
 # What each path's run measures by default (Open WebUI 0.12.4's defaults: 1, False, 60, 1, True,
 # True): the model list's caches and the users' active-status writes act on both paths; the
@@ -52,14 +54,12 @@ SETTINGS = {
         "ENABLE_COMPRESSION_MIDDLEWARE=False",
     ],
 }
-# The stand-in's slots for the run: more than any run's streams (the front end is measured).
-SLOTS = 1000
 SETTING = re.compile(r"^[A-Z][A-Z0-9_]*=\S+$")
 # The role's settings, with the host's capacity and the people's limits out of the way.
 UNLIMITED = {
     "UVICORN_WORKERS": "1",
-    "FLEET_GATE_CAPACITY": str(10**6),
-    "FLEET_GATE_LIMITS": json.dumps({"concurrent": 10**6, "per_minute": 10**6}),
+    "FLEET_GATE_CAPACITY": str(NO_CAPACITY_LIMIT),
+    "FLEET_GATE_LIMITS": NO_PERSON_LIMITS,
 }
 
 
@@ -103,12 +103,9 @@ def main(argv: list[str]) -> None:
     out = OUT / (args.name or f"settings-{args.path}")
     token = admin_token(lab.url, ADMIN_EMAIL, lab.admin_password)
     ensure_accounts(lab.inside, token, args.users, PASSWORD)
-    pace(host, args.rate, args.tokens, SLOTS)  # the model's slots out of the way
-    for name in lab.containers:
-        pin(name, "0" if name == host else "1")
-    pin_self({1})
+    pace(host, args.rate, args.tokens, NO_SLOT_LIMIT)  # the model's slots out of the way
     rows: list[tuple[str, Step]] = []
-    try:
+    with cores_apart(lab, host):
         for number, (label, setting) in enumerate(runs):
             url = open_webui_url(host)
             set_environment(host, "open-webui.service", "tuning", UNLIMITED | setting, url)
@@ -116,11 +113,6 @@ def main(argv: list[str]) -> None:
                                  args.path)  # fmt: skip
             rows.append((label, step))
             print(line(label, step, rows[0][1]), flush=True)
-    finally:
-        for name in lab.containers:
-            pin(name, "0-1")
-        unpace(host)
-        clear(host, "open-webui.service", "tuning", open_webui_url(host))
     with (out / "settings.csv").open("w", newline="") as file:
         writer = csv.writer(file)
         writer.writerow(["setting", *asdict(rows[0][1]), "cpu_ms_per_answer"])

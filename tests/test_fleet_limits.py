@@ -191,8 +191,16 @@ def test_a_person_is_held_to_their_generations_across_hosts(redis_url: str) -> N
     run(test)
 
 
+async def early_in_a_minute() -> None:
+    """Wait (at most 10 s) until the clock's minute has 50 s to run: a test of the minute's
+    count must not see it start again."""
+    while time.time() % 60 > 50:
+        await asyncio.sleep(0.5)
+
+
 def test_requests_a_minute_are_limited_and_the_wait_named(counts: Any) -> None:
     async def test() -> None:
+        await early_in_a_minute()
         app = gate(counts, default=limits.Limit(5, 3))
         for _ in range(3):
             assert (await Call(app, "p").done()).status == 200
@@ -201,6 +209,25 @@ def test_requests_a_minute_are_limited_and_the_wait_named(counts: Any) -> None:
         assert detail == f"You have sent 3 requests this minute, the most for your account: " \
             f"try again in {retry} s."  # fmt: skip
         assert (await Call(app, "q").done()).status == 200  # another person is not affected
+
+    run(test)
+
+
+def test_a_refusal_takes_nothing(counts: Any) -> None:
+    """Refused for their answers at once, a person has not used a request of their minute, nor
+    the host a slot."""
+
+    async def test() -> None:
+        await early_in_a_minute()
+        app = gate(counts, capacity=2, default=limits.Limit(1, 2))
+        held = Call(app, "p")
+        await asyncio.sleep(0.2)
+        for _ in range(3):
+            assert (await Call(app, "p").done()).refusal()[0] == 429
+        assert (await Call(app, "q").done()).status == 200  # the host's second slot is free
+        await held.done()
+        assert (await Call(app, "p").done()).status == 200  # the minute's second request
+        assert "this minute" in (await Call(app, "p").done()).refusal()[2]
 
     run(test)
 

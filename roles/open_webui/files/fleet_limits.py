@@ -14,6 +14,8 @@ wraps its app with `Limits`).
   by a host or worker that died frees within FLEET_GATE_LEASE_SECONDS; a client that goes away
   frees its slot at once (Open WebUI stops the stream, the gate releases). A chat from the page
   answers over socket.io in a background task: its slot goes with the task and frees at its end.
+  A generation costs Redis three round trips: the host's slot, the person's slot with their
+  minute's request (both or neither), and giving both back.
 - Redis not answering admits (the fleet keeps serving; each refusal is a safety, not a need).
 """
 
@@ -128,19 +130,24 @@ def policy_from(env: MutableMapping[str, str] | dict[str, str]) -> Policy | None
 class Counts(Protocol):
     """Where the slots and the minute's requests are counted."""
 
-    async def take(self, key: str, limit: int, holder: str, lease_seconds: int) -> bool: ...
+    async def take(self, key: str, limit: int, holder: str, lease_seconds: int) -> bool:
+        """One of `limit` slots under key for holder, or False when all are held."""
+        ...
+
+    async def take_person(self, key: str, limit: Limit, holder: str, lease_seconds: int) -> int:
+        """A person's slot (key:generations) and one of their requests this minute (key:minute),
+        both or neither: 0 when taken, -1 when the slots are all held, else the seconds until
+        the next minute."""
+        ...
 
     async def renew(self, held: list[tuple[str, str]], lease_seconds: int) -> None: ...
 
-    async def give_back(self, key: str, holder: str) -> None: ...
-
-    async def count_request(self, key: str, limit: int) -> int:
-        """0 when counted, else the seconds until the next minute (not counted)."""
-        ...
+    async def give_back(self, slots: list[tuple[str, str]]) -> None: ...
 
 
 # Redis: a slot is a member of a sorted set scored by when its lease ends; the minute's requests
-# a counter per minute. The server's clock decides, so the hosts' clocks do not matter.
+# a counter per minute. The server's clock decides, so the hosts' clocks do not matter. Each
+# admission is one script (one round trip, nothing to undo): the host's slot, then the person's.
 TAKE = """
 local now = redis.call('TIME')
 local t = tonumber(now[1]) + tonumber(now[2]) / 1e6
@@ -150,23 +157,29 @@ redis.call('ZADD', KEYS[1], t + tonumber(ARGV[3]), ARGV[2])
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]) * 2)
 return 1
 """
+TAKE_PERSON = """
+local now = redis.call('TIME')
+local t = tonumber(now[1]) + tonumber(now[2]) / 1e6
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', t)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return -1 end
+local second = tonumber(now[1])
+local minute = second - second % 60
+local requests = KEYS[2] .. ':' .. minute
+if tonumber(redis.call('GET', requests) or '0') >= tonumber(ARGV[2]) then
+  return minute + 60 - second
+end
+redis.call('INCR', requests)
+redis.call('EXPIRE', requests, 120)
+redis.call('ZADD', KEYS[1], t + tonumber(ARGV[4]), ARGV[3])
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]) * 2)
+return 0
+"""
 RENEW = """
 local now = redis.call('TIME')
 local t = tonumber(now[1]) + tonumber(now[2]) / 1e6
 redis.call('ZADD', KEYS[1], 'XX', t + tonumber(ARGV[2]), ARGV[1])
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]) * 2)
 return 1
-"""
-COUNT_REQUEST = """
-local now = tonumber(redis.call('TIME')[1])
-local minute = now - now % 60
-local key = KEYS[1] .. ':' .. minute
-if tonumber(redis.call('GET', key) or '0') >= tonumber(ARGV[1]) then
-  return minute + 60 - now
-end
-redis.call('INCR', key)
-redis.call('EXPIRE', key, 120)
-return 0
 """
 
 
@@ -176,11 +189,16 @@ class RedisCounts:
 
         self.redis = Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
         self.take_script = self.redis.register_script(TAKE)
+        self.person_script = self.redis.register_script(TAKE_PERSON)
         self.renew_script = self.redis.register_script(RENEW)
-        self.request_script = self.redis.register_script(COUNT_REQUEST)
 
     async def take(self, key: str, limit: int, holder: str, lease_seconds: int) -> bool:
         return bool(await self.take_script(keys=[key], args=[limit, holder, lease_seconds]))
+
+    async def take_person(self, key: str, limit: Limit, holder: str, lease_seconds: int) -> int:
+        keys = [f"{key}:generations", f"{key}:minute"]
+        args: list[int | str] = [limit.concurrent, limit.per_minute, holder, lease_seconds]
+        return int(await self.person_script(keys=keys, args=args))
 
     async def renew(self, held: list[tuple[str, str]], lease_seconds: int) -> None:
         pipe = self.redis.pipeline(transaction=False)
@@ -188,11 +206,11 @@ class RedisCounts:
             await self.renew_script(keys=[key], args=[holder, lease_seconds], client=pipe)
         await pipe.execute()
 
-    async def give_back(self, key: str, holder: str) -> None:
-        await self.redis.zrem(key, holder)
-
-    async def count_request(self, key: str, limit: int) -> int:
-        return int(await self.request_script(keys=[key], args=[limit]))
+    async def give_back(self, slots: list[tuple[str, str]]) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        for key, holder in slots:
+            pipe.zrem(key, holder)
+        await pipe.execute()
 
 
 class LocalCounts:
@@ -217,18 +235,24 @@ class LocalCounts:
             if holder in self.slots.get(key, {}):
                 self.slots[key][holder] = self.clock() + lease_seconds
 
-    async def give_back(self, key: str, holder: str) -> None:
-        self.slots.get(key, {}).pop(holder, None)
-
-    async def count_request(self, key: str, limit: int) -> int:
-        now = int(self.clock())
-        minute = now - now % 60
+    async def take_person(self, key: str, limit: Limit, holder: str, lease_seconds: int) -> int:
+        slots = f"{key}:generations"
+        now = self.clock()
+        if sum(end > now for end in self.slots.get(slots, {}).values()) >= limit.concurrent:
+            return -1
+        second = int(now)
+        minute = second - second % 60
         seen_minute, count = self.minutes.get(key, (minute, 0))
         count = count if seen_minute == minute else 0
-        if count >= limit:
-            return minute + 60 - now
+        if count >= limit.per_minute:
+            return minute + 60 - second
         self.minutes[key] = (minute, count + 1)
+        await self.take(slots, limit.concurrent, holder, lease_seconds)
         return 0
+
+    async def give_back(self, slots: list[tuple[str, str]]) -> None:
+        for key, holder in slots:
+            self.slots.get(key, {}).pop(holder, None)
 
 
 @dataclass(frozen=True)
@@ -304,21 +328,18 @@ class Limits:
                 return self.hold(lease)
             limit = policy.limit_for(list(person.groups))
             key = f"{self.prefix}:fleet:person:{person.id}"
-            if not await self.counts.take(
-                f"{key}:generations", limit.concurrent, holder, policy.lease_seconds
-            ):
-                await self.release(lease)
-                await refuse(send, 429, TOO_MANY_AT_ONCE.format(limit=limit.concurrent,
-                                                                seconds=wait), wait)  # fmt: skip
-                return None
-            lease.slots.append((f"{key}:generations", holder))
-            minute_wait = await self.counts.count_request(f"{key}:minute", limit.per_minute)
-            if minute_wait:
-                await self.release(lease)
-                detail = TOO_MANY_A_MINUTE.format(limit=limit.per_minute, seconds=minute_wait)
-                await refuse(send, 429, detail, minute_wait)
-                return None
-            return self.hold(lease)
+            taken = await self.counts.take_person(key, limit, holder, policy.lease_seconds)
+            if taken == 0:
+                lease.slots.append((f"{key}:generations", holder))
+                return self.hold(lease)
+            if taken < 0:
+                detail = TOO_MANY_AT_ONCE.format(limit=limit.concurrent, seconds=wait)
+            else:
+                wait = taken
+                detail = TOO_MANY_A_MINUTE.format(limit=limit.per_minute, seconds=wait)
+            await self.release(lease)
+            await refuse(send, 429, detail, wait)
+            return None
         except Exception as error:
             if not counting_failed(error):
                 await self.release(lease)
@@ -337,11 +358,12 @@ class Limits:
     async def release(self, lease: Lease) -> None:
         for _, holder in lease.slots[:1]:
             self.held.pop(holder, None)
-        for key, holder in lease.slots:
-            try:
-                await self.counts.give_back(key, holder)
-            except Exception as error:  # the lease ends by itself
-                log.warning("slot %s not given back (%s)", key, error)
+        if not lease.slots:
+            return
+        try:
+            await self.counts.give_back(lease.slots)
+        except Exception as error:  # the leases end by themselves
+            log.warning("slots not given back (%s)", error)
 
     async def renew_forever(self) -> None:
         """Every third of a lease, the leases this process holds last another lease."""

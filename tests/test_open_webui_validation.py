@@ -149,6 +149,8 @@ SSO = {
     [
         ({"open_webui_capacity": 0}, "open_webui: open_webui_capacity (0) and"),
         ({"open_webui_capacity": "lots"}, "open_webui_capacity"),
+        ({"open_webui_keep_alive_seconds": 0}, "open_webui_keep_alive_seconds (0) is 1 or"),
+        ({"open_webui_keep_alive_seconds": "long"}, "open_webui_keep_alive_seconds"),
         (
             {"open_webui_person_limit": {"concurrent": -1, "per_minute": 30}},
             "open_webui_person_limit.concurrent: -1",
@@ -175,6 +177,8 @@ SSO = {
     ids=[
         "no capacity",
         "a capacity that is not a number",
+        "no keep-alive",
+        "a keep-alive that is not a number",
         "a negative limit",
         "a limit that is not a number",
         "a group that does not exist",
@@ -184,7 +188,7 @@ SSO = {
         "capacity above the sizing",
     ],
 )
-def test_a_bad_limit_or_worker_count_is_refused_by_name(
+def test_a_bad_limit_keep_alive_or_worker_count_is_refused_by_name(
     tmp_path: Path, variables: dict[str, object], message: str
 ) -> None:
     refused_before_any_change(tmp_path, "open_webui", variables, message)

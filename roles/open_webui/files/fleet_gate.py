@@ -327,6 +327,9 @@ def main() -> None:
         forwarded_allow_ips=os.getenv("FORWARDED_ALLOW_IPS", "*"),
         workers=UVICORN_WORKERS,
         ws_per_message_deflate=UVICORN_WS_PER_MESSAGE_DEFLATE,
+        # Longer than the load balancer's idle timeout (Uvicorn's 5 s would close connections
+        # the load balancer is about to reuse: a 502 each time).
+        timeout_keep_alive=int(os.environ.get("FLEET_GATE_KEEP_ALIVE") or 5),
     )
 
 

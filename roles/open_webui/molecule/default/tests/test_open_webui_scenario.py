@@ -95,6 +95,32 @@ def test_health(host: Host) -> None:
     assert call(host, "GET", "/health")["status"] == 200
 
 
+KEPT_ALIVE = """
+import http.client, sys, time
+conn = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
+ports = []
+for pause in (0, 7):
+    time.sleep(pause)
+    try:
+        conn.request("GET", "/health")
+        response = conn.getresponse()
+        response.read()
+    except (ConnectionError, http.client.HTTPException) as error:
+        print("closed:", type(error).__name__)
+        break
+    ports.append(conn.sock.getsockname()[1])
+    print(response.status)
+print("one connection" if len(ports) == 2 and len(set(ports)) == 1 else "not kept")
+"""
+
+
+def test_an_idle_connection_outlives_uvicorns_five_seconds(host: Host) -> None:
+    """A load balancer reuses its idle connections to the host: the host must not close one
+    first (Uvicorn's default keep-alive is 5 s; the role sets open_webui_keep_alive_seconds)."""
+    out = host.check_output("python3 -c %s %s", KEPT_ALIVE, str(PORT))
+    assert out.splitlines() == ["200", "200", "one connection"]
+
+
 def test_secret_key_is_private_and_in_the_environment(host: Host) -> None:
     secret = host.file("/etc/open-webui/secret-key")
     assert secret.mode == 0o640 and secret.group == "open-webui"

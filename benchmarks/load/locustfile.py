@@ -24,11 +24,13 @@ the counts of answers, tokens, cut streams and refusals, to LOAD_RESULT_FILE whe
     LOAD_HEAVY        the first N users are one person (account 0, their answers' figures named
                       "... (heavy)"), the others take the other accounts in turn
     LOAD_RESULT_FILE  where the histogram and counts go (JSON)
-    LOAD_MEASURE_AFTER_SPAWN  "1": count from the moment every user has signed in (Locust's own
-                      statistics are reset then too), for LOAD_MEASURE_SECONDS, then stop; a
-                      file LOAD_RESULT_FILE.measuring marks the start. Signing in is the
-                      costliest request (the password hash): a surge of sign-ins must not
-                      be measured as the chats' figures
+    LOAD_MEASURE_AFTER_SPAWN  "1": count from LOAD_SETTLE_SECONDS (default 0) after every user
+                      has signed in (Locust's own statistics are reset then too), for
+                      LOAD_MEASURE_SECONDS, then stop; a file LOAD_RESULT_FILE.measuring marks
+                      the start. Signing in is the costliest request (the password hash): a
+                      surge of sign-ins must not be measured as the chats' figures. Nor the
+                      herd that follows it: sign-ins that share a core end together, and every
+                      user then asks in the same instant, once
     LOAD_EVENTS_FILE  optional: one JSON line per question (start, end, ok, error, the host that
                       served it by its stickiness cookie, the chat), for the failover analysis
 """
@@ -358,7 +360,7 @@ def fire(name: str, milliseconds: float) -> None:
 
 def signed_in(environment: Environment) -> None:
     """One more user is ready to ask (signed in, chat opened) or has given up: once all are, the
-    measured window starts."""
+    measured window starts, LOAD_SETTLE_SECONDS later."""
     _window["signed_in"] += 1
     runner = environment.runner
     if (
@@ -366,6 +368,14 @@ def signed_in(environment: Environment) -> None:
         or runner is None
         or _window["signed_in"] != runner.target_user_count
     ):
+        return
+    gevent.spawn_later(float(os.environ.get("LOAD_SETTLE_SECONDS") or 0), measure, environment)
+
+
+def measure(environment: Environment) -> None:
+    """The measured window: from now, for LOAD_MEASURE_SECONDS."""
+    runner = environment.runner
+    if runner is None:
         return
     _gaps.counts.clear()
     for name in ("answers", "tokens", "cut", "empty", "refused", "busy"):

@@ -61,6 +61,10 @@ USER_CLASSES = {"api": "ChatUser", "page": "PageUser"}
 SPAWN_RATE = 10
 # The longest a measured run waits for its users to sign in before it measures anyway.
 SIGN_IN_WAIT = 300
+# Not measured, after the last sign-in: the herd of first questions (the sign-ins, sharing the
+# host's cores, end together), and those refused in it coming back after Retry-After (5 s, with
+# up to 50 % jitter).
+SETTLE_SECONDS = 10
 # Out of the way in a run that measures the front end: the stand-in's slots, the gate's capacity
 # and each person's limits.
 NO_SLOT_LIMIT = 1000
@@ -126,8 +130,8 @@ def locust(
 ) -> dict[str, Any]:  # fmt: skip
     """One headless Locust run; returns the users' result file (histogram, counts, seconds).
     measured: users are spawned at SPAWN_RATE (each signs in) and the figures count only what
-    follows once every user has signed in, for `seconds` (on_measuring is called then);
-    otherwise the whole run counts."""
+    follows SETTLE_SECONDS after every user has signed in, for `seconds` (on_measuring is called
+    then); otherwise the whole run counts."""
     out.mkdir(parents=True, exist_ok=True)
     result = out / "result.json"
     result.unlink(missing_ok=True)
@@ -135,7 +139,7 @@ def locust(
     measuring.unlink(missing_ok=True)
     rate = SPAWN_RATE if measured else max(users / 5, 1)
     # Measured: the run stops itself `seconds` after the last sign-in (this is a bound).
-    limit = seconds + SIGN_IN_WAIT if measured else seconds
+    limit = seconds + SIGN_IN_WAIT + SETTLE_SECONDS if measured else seconds
     command = [
         str(venv_bin("locust")), "-f", str(LOCUSTFILE), "--headless", "--host", lab.url,
         "--users", str(users), "--spawn-rate", str(rate),
@@ -146,12 +150,13 @@ def locust(
                    "LOAD_ACCOUNTS": str(users), "LOAD_MODEL": MODEL,
                    "LOAD_MEASURE_AFTER_SPAWN": "1" if measured else "0",
                    "LOAD_MEASURE_SECONDS": str(seconds),
+                   "LOAD_SETTLE_SECONDS": str(SETTLE_SECONDS),
                    "LOAD_RESULT_FILE": str(result), **env}  # fmt: skip
     with (out / "locust.log").open("w") as log:
         proc = subprocess.Popen(command, env=environment, stdout=log, stderr=subprocess.STDOUT)
         generator = 0.0
         if on_measuring is not None:
-            deadline = time.monotonic() + SIGN_IN_WAIT
+            deadline = time.monotonic() + SIGN_IN_WAIT + SETTLE_SECONDS
             while not measuring.exists() and proc.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.2)
             on_measuring()

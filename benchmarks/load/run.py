@@ -41,7 +41,7 @@ from typing import Any
 from benchmarks.load.accounts import account_email, admin_token, call, ensure_accounts
 from benchmarks.load.chart import line_chart
 from benchmarks.load.hosts import Sample, pin, pin_self, process_cpu_seconds, sample
-from benchmarks.load.stats import GapHistogram, locust_failures, locust_stats
+from benchmarks.load.stats import GapHistogram, RequestStats, locust_failures, locust_stats
 from fleetlib.paths import REPO, venv_bin
 from fleetlib.wiring import admin_email, wired
 from lab.config import LOAD_BALANCER_HOST, lab_network
@@ -331,7 +331,8 @@ ANSWER_ROWS = ("answer", "first token", "whole answer", "refused")
 
 def fairness(args: argparse.Namespace) -> None:
     """One person with `heavy` streams at once beside `light` people with one each, the people's
-    limits the role's, on one host (pinned by cookie) or spread over all gpu-nodes."""
+    limits the role's, on one host (pinned by cookie) or spread over all gpu-nodes; before it,
+    in the same set-up, the `light` people alone: what the heavy one changes for them."""
     lab = Lab.find()
     out = OUT / args.name
     token = admin_token(lab.url, ADMIN_EMAIL, lab.admin_password)
@@ -344,7 +345,11 @@ def fairness(args: argparse.Namespace) -> None:
         capacity = {"FLEET_GATE_CAPACITY": str(args.capacity)}
         set_environment(host, "open-webui.service", "tuning", capacity, open_webui_url(host))
     pinned = {"LOAD_COOKIE": lab.gpu_nodes[hosts[0]]} if args.hosts == 1 else {}
+    report: dict[str, Any] = {"hosts": args.hosts, "path": args.path}
     try:
+        locust(lab, out / "light-alone", args.light, args.seconds, measured=True,
+               on_measuring=lambda: None, path=args.path, LOAD_ACCOUNTS=str(args.light),
+               **pinned)  # fmt: skip
         result = locust(lab, out, args.heavy + args.light, args.seconds, measured=True,
                         on_measuring=lambda: None, path=args.path, LOAD_HEAVY=str(args.heavy),
                         LOAD_ACCOUNTS=str(args.light + 1), **pinned)  # fmt: skip
@@ -352,21 +357,27 @@ def fairness(args: argparse.Namespace) -> None:
         for host in lab.gpu_nodes:
             unpace(host)
             clear(host, "open-webui.service", "tuning", open_webui_url(host))
+    report["seconds"] = result["seconds"]
     stats = locust_stats(out / "locust")
-    report: dict[str, Any] = {"hosts": args.hosts, "path": args.path, "seconds": result["seconds"]}
-    for label, who in (("", "light"), (" (heavy)", "heavy")):
-        first, refused = stats.get(f"first token{label}"), stats.get(f"refused{label}")
-        whole = stats.get(f"whole answer{label}")
-        report[who] = {
-            "answers": whole.requests - whole.failures if whole else 0,
-            "failures": sum(stats[f"{name}{label}"].failures for name in ANSWER_ROWS
-                            if f"{name}{label}" in stats),
-            "ttft_p95_ms": first.p95 if first else 0,
-            "refused": refused.requests if refused else 0,
-            "refused_p95_ms": refused.p95 if refused else 0,
-        }  # fmt: skip
+    report["light"] = people_figures(stats, "")
+    report["heavy"] = people_figures(stats, " (heavy)")
+    report["light_alone"] = people_figures(locust_stats(out / "light-alone" / "locust"), "")
     (out / "fairness.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report), flush=True)
+
+
+def people_figures(stats: dict[str, RequestStats], label: str) -> dict[str, float]:
+    """The answers, failures, first token p95 and refusals of the users whose rows carry label."""
+    first, refused = stats.get(f"first token{label}"), stats.get(f"refused{label}")
+    whole = stats.get(f"whole answer{label}")
+    return {
+        "answers": whole.requests - whole.failures if whole else 0,
+        "failures": sum(stats[f"{name}{label}"].failures for name in ANSWER_ROWS
+                        if f"{name}{label}" in stats),
+        "ttft_p95_ms": first.p95 if first else 0,
+        "refused": refused.requests if refused else 0,
+        "refused_p95_ms": refused.p95 if refused else 0,
+    }  # fmt: skip
 
 
 def profile(args: argparse.Namespace) -> None:

@@ -177,6 +177,7 @@ def test_hand_changes_are_detected_then_corrected() -> None:
     env = lab_host(GPU_HOST).file(OPEN_WEBUI_ENV).content_string
     database_password = re.search(r"^DATABASE_URL=[^:]*://[^:]*:([^@]+)@", env, re.M)
     assert database_password is not None
+    since = lab_host(GPU_HOST).check_output("date '+%Y-%m-%d %H:%M:%S'")
     for _, name, command, _ in TAMPERS:
         lab_host(name).check_output(command)
     run = drift("--correct")
@@ -213,6 +214,13 @@ def test_hand_changes_are_detected_then_corrected() -> None:
     for gate in ("Take the host out of the load balancer", "Put the host back"):
         assert any(task.startswith(gate) for task in gpu_corrected), gpu_corrected
     assert outcome["not_corrected"] == {}
+    # The correction restarted the gpu-node's two-worker Open WebUI: it stopped when its
+    # processes had, not at systemd's stop timeout (90 s, then SIGKILL).
+    journal = lab_host(GPU_HOST).check_output(
+        "journalctl -u open-webui.service --no-pager --since %s", since
+    )
+    assert "Stopped open-webui.service" in journal
+    assert "timed out" not in journal and "SIGKILL" not in journal, journal[-2000:]
     # The check after the correction is a drift run on a clean stack: it must find nothing.
     assert all(not host["changed"] for host in report("after.json")["hosts"].values())
     assert lab_host(RAG_HOST).service("amazon-cloudwatch-agent.service").is_enabled

@@ -331,6 +331,20 @@ def main() -> None:
         # the load balancer is about to reuse: a 502 each time).
         timeout_keep_alive=int(os.environ.get("FLEET_GATE_KEEP_ALIVE") or 5),
     )
+    stop_resource_tracker()
+
+
+def stop_resource_tracker() -> None:
+    """With workers, multiprocessing started its resource tracker, which ignores SIGTERM and
+    ends only once every process that uses it has: wait for it here, so that the service's last
+    process is its main one. Otherwise systemd can find the tracker still there when the main
+    process exits and, where it gets no notice of the control group emptying (cgroup v1 in a
+    container), waits out the whole stop timeout (90 s) before a restart."""
+    from multiprocessing import resource_tracker
+
+    stop = getattr(resource_tracker._resource_tracker, "_stop", None)
+    if stop is not None:
+        stop()
 
 
 if __name__ == "__main__":

@@ -22,7 +22,8 @@ the counts of answers, tokens, cut streams and refusals, to LOAD_RESULT_FILE whe
     LOAD_THINK        think time between questions, seconds: "MIN,MAX" (default 0,0)
     LOAD_COOKIE       pin every user to one host: the stickiness cookie's value (an instance id)
     LOAD_HEAVY        the first N users are one person (account 0, their answers' figures named
-                      "... (heavy)"), the others take the other accounts in turn
+                      "... (heavy)"), the others take the other accounts in turn. The users of
+                      one account share one session (it signs in once)
     LOAD_RESULT_FILE  where the histogram and counts go (JSON)
     LOAD_MEASURE_AFTER_SPAWN  "1": count from LOAD_SETTLE_SECONDS (default 0) after every user
                       has signed in (Locust's own statistics are reset then too), for
@@ -72,6 +73,7 @@ _counts = {
     "signin_failed": 0,
 }
 _window = {"started": time.monotonic(), "signed_in": 0}
+_sessions: dict[str, Any] = {}  # email -> AsyncResult of its session token
 _events_path = os.environ.get("LOAD_EVENTS_FILE")
 _events = open(_events_path, "a") if _events_path else None  # noqa: SIM115 (the run's length)
 
@@ -89,18 +91,9 @@ class ChatUser(HttpUser):
         self.label = " (heavy)" if number < heavy else ""
         if heavy:
             number = 0 if number < heavy else 1 + (number - heavy) % max(ACCOUNTS - 1, 1)
-        email = account_email(number % ACCOUNTS)
-        with self.client.post(
-            "/api/v1/auths/signin",
-            json={"email": email, "password": os.environ["LOAD_PASSWORD"]},
-            name="sign in",
-            catch_response=True,
-        ) as response:
-            token = response.json().get("token", "") if response.status_code == 200 else ""
-            if not token:
-                _counts["signin_failed"] += 1
-                response.failure(f"sign-in refused: {response.status_code} {response.text[:200]}")
+        token = self.session(account_email(number % ACCOUNTS))
         if not token:
+            _counts["signin_failed"] += 1
             signed_in(self.environment)
             raise StopUser
         self.client.headers["Authorization"] = f"Bearer {token}"
@@ -108,6 +101,29 @@ class ChatUser(HttpUser):
         self.chat_id = self.open_chat()
         self.connect()
         signed_in(self.environment)
+
+    def session(self, email: str) -> str:
+        """The account's session token: signed in once, shared by every user of the account (a
+        person's tabs, a script's parallel requests). Open WebUI lets an account sign in 15
+        times in 3 minutes: a heavy person signing in for each of 20 streams would lose some."""
+        pending = _sessions.get(email)
+        if pending is None:
+            pending = _sessions[email] = gevent.event.AsyncResult()
+            pending.set(self.sign_in(email))
+        token: str = pending.get()
+        return token
+
+    def sign_in(self, email: str) -> str:
+        with self.client.post(
+            "/api/v1/auths/signin",
+            json={"email": email, "password": os.environ["LOAD_PASSWORD"]},
+            name="sign in",
+            catch_response=True,
+        ) as response:
+            token: str = response.json().get("token", "") if response.status_code == 200 else ""
+            if not token:
+                response.failure(f"sign-in refused: {response.status_code} {response.text[:200]}")
+        return token
 
     def connect(self) -> None:
         """What a user does once before asking (the page user opens its socket.io here)."""
@@ -263,7 +279,8 @@ class PageUser(ChatUser):
         )  # fmt: skip
 
     def on_stop(self) -> None:
-        self.sio.disconnect()
+        if hasattr(self, "sio"):  # not when its sign-in failed
+            self.sio.disconnect()
 
     def on_event(self, event: dict[str, Any]) -> None:
         answer = self.answers.get(str(event.get("message_id")))

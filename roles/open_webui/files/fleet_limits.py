@@ -134,10 +134,12 @@ class Counts(Protocol):
         """One of `limit` slots under key for holder, or False when all are held."""
         ...
 
-    async def take_person(self, key: str, limit: Limit, holder: str, lease_seconds: int) -> int:
-        """A person's slot (key:generations) and one of their requests this minute (key:minute),
-        both or neither: 0 when taken, -1 when the slots are all held, else the seconds until
-        the next minute."""
+    async def take_person(
+        self, slots: str, minute: str, limit: Limit, holder: str, lease_seconds: int
+    ) -> int:
+        """A person's slot (under `slots`) and one of their requests this minute (counted under
+        `minute`), both or neither: 0 when taken, -1 when the slots are all held, else the
+        seconds until the next minute."""
         ...
 
     async def renew(self, held: list[tuple[str, str]], lease_seconds: int) -> None: ...
@@ -195,10 +197,11 @@ class RedisCounts:
     async def take(self, key: str, limit: int, holder: str, lease_seconds: int) -> bool:
         return bool(await self.take_script(keys=[key], args=[limit, holder, lease_seconds]))
 
-    async def take_person(self, key: str, limit: Limit, holder: str, lease_seconds: int) -> int:
-        keys = [f"{key}:generations", f"{key}:minute"]
+    async def take_person(
+        self, slots: str, minute: str, limit: Limit, holder: str, lease_seconds: int
+    ) -> int:
         args: list[int | str] = [limit.concurrent, limit.per_minute, holder, lease_seconds]
-        return int(await self.person_script(keys=keys, args=args))
+        return int(await self.person_script(keys=[slots, minute], args=args))
 
     async def renew(self, held: list[tuple[str, str]], lease_seconds: int) -> None:
         pipe = self.redis.pipeline(transaction=False)
@@ -235,18 +238,19 @@ class LocalCounts:
             if holder in self.slots.get(key, {}):
                 self.slots[key][holder] = self.clock() + lease_seconds
 
-    async def take_person(self, key: str, limit: Limit, holder: str, lease_seconds: int) -> int:
-        slots = f"{key}:generations"
+    async def take_person(
+        self, slots: str, minute: str, limit: Limit, holder: str, lease_seconds: int
+    ) -> int:
         now = self.clock()
         if sum(end > now for end in self.slots.get(slots, {}).values()) >= limit.concurrent:
             return -1
         second = int(now)
-        minute = second - second % 60
-        seen_minute, count = self.minutes.get(key, (minute, 0))
-        count = count if seen_minute == minute else 0
+        this_minute = second - second % 60
+        seen_minute, count = self.minutes.get(minute, (this_minute, 0))
+        count = count if seen_minute == this_minute else 0
         if count >= limit.per_minute:
-            return minute + 60 - second
-        self.minutes[key] = (minute, count + 1)
+            return this_minute + 60 - second
+        self.minutes[minute] = (this_minute, count + 1)
         await self.take(slots, limit.concurrent, holder, lease_seconds)
         return 0
 
@@ -327,10 +331,13 @@ class Limits:
             if person is None:  # no verified person: Open WebUI refuses the request itself
                 return self.hold(lease)
             limit = policy.limit_for(list(person.groups))
-            key = f"{self.prefix}:fleet:person:{person.id}"
-            taken = await self.counts.take_person(key, limit, holder, policy.lease_seconds)
+            person_key = f"{self.prefix}:fleet:person:{person.id}"
+            slots = f"{person_key}:generations"
+            taken = await self.counts.take_person(
+                slots, f"{person_key}:minute", limit, holder, policy.lease_seconds
+            )
             if taken == 0:
-                lease.slots.append((f"{key}:generations", holder))
+                lease.slots.append((slots, holder))
                 return self.hold(lease)
             if taken < 0:
                 detail = TOO_MANY_AT_ONCE.format(limit=limit.concurrent, seconds=wait)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import boto3
 
-from fleetlib.paths import REPO, venv_bin
+from fleetlib.paths import REPO, WHEELHOUSE, venv_bin
 from lab.config import REGION
 from lab.ec2 import DUMMY_CREDENTIALS, MotoServer, sdk_env
 from tests.helpers import run_drift, run_tool
@@ -109,11 +109,15 @@ def test_the_recorded_release_is_what_is_checked_and_applied(
     wheels: tuple[Path, list[Path]],
 ) -> None:
     """--release-prefix: the release the SSM parameter records, from S3, checked, unpacked, and
-    run from (its ansible.cfg, its callback); a tampered artifact is refused before any run."""
+    run from (its ansible.cfg, its callback); a tampered artifact is refused before any run. The
+    thin release (the tree, the project's own wheels): the hosts' wheels stay in S3."""
     options = {"region_name": REGION, "endpoint_url": moto_server.endpoint, **DUMMY_CREDENTIALS}
     s3, ssm = boto3.client("s3", **options), boto3.client("ssm", **options)
     s3.create_bucket(Bucket="fleet-releases")
     hosts, apply = wheels
+    own = sorted(WHEELHOUSE.glob("fleet_rag-*.whl"))[:1]
+    assert own, "no fleet-rag wheel: `make rag-wheel` builds it"
+    shutil.copy(own[0], hosts)
     publish(build("4.1.0", tmp_path / "out", hosts, apply, 1), "fleet-releases", PREFIX, s3, ssm)
     probe = tmp_path / "probe.txt"
     probe.write_text("edited by hand\n")
@@ -125,6 +129,8 @@ def test_the_recorded_release_is_what_is_checked_and_applied(
     assert result(tmp_path)["release"] == "4.1.0"
     release = tmp_path / "report" / "release" / "releases" / "4.1.0" / "llm-fleet"
     assert (release / "VERSION").read_text() == "4.1.0\n"
+    shipped = {p.name for p in (release / ".cache" / "wheelhouse").glob("*.whl")}
+    assert shipped == {own[0].name}, shipped
 
     # Checked again from the same report folder: the release fetched whole before is used.
     probe.write_text("edited by hand\n")
@@ -133,11 +139,12 @@ def test_the_recorded_release_is_what_is_checked_and_applied(
     assert "release 4.1.0: fetched and checked before" in proc.stdout
     assert probe.read_text() == "desired\n"
 
-    s3.put_object(Bucket="fleet-releases", Key="releases/4.1.0/llm-fleet-4.1.0.tar.gz", Body=b"x")
+    thin = "releases/4.1.0/llm-fleet-4.1.0-thin.tar.gz"
+    s3.put_object(Bucket="fleet-releases", Key=thin, Body=b"x")
     shutil.rmtree(tmp_path / "report")
     proc = drift_from_release(tmp_path, moto_server, probe)
     assert proc.returncode != 0
-    assert "llm-fleet-4.1.0.tar.gz has SHA-256" in proc.stderr
+    assert "llm-fleet-4.1.0-thin.tar.gz has SHA-256" in proc.stderr
     assert not (tmp_path / "report" / "drift.json").exists(), "nothing ran"
 
 

@@ -88,25 +88,26 @@ class Run:
 def fetch_release(prefix: str, dest: Path, playbook: Path = Path("site.yml")) -> Tree:
     """The release /<prefix>/release records, downloaded, checked and unpacked under dest
     (AWS settings from the environment, as every AWS SDK takes them); its playbook site.yml
-    unless another is given. A release already fetched there whole from the same recorded
-    artifact (its SHA-256 noted once unpacked, the wheels beside it fetched) is used again: a
-    check and its correction download it once."""
+    unless another is given. The thin release where one is recorded: the tree and the project's
+    own wheels are all a run from here uses (the hosts install their packages from their own
+    index or wheelhouse), a fraction of the full release's wheels for the hosts. A release
+    already fetched there from the same recorded artifact (its SHA-256 noted once unpacked) is
+    used again: a check and its correction download it once."""
     import boto3
 
-    from tools.host_apply import download, fetch_beside, published, unpack
+    from tools.host_apply import fetch, published
 
     s3, ssm = boto3.client("s3"), boto3.client("ssm")
     record = published(prefix, ssm)
+    thin = bool(record.get("thin_artifact"))
+    digest = record["thin_sha256"] if thin else record["sha256"]
     fetched = dest / "releases" / record["version"] / "ARTIFACT_SHA256"
     release = fetched.parent / "llm-fleet"
-    if fetched.exists() and fetched.read_text().strip() == record["sha256"]:
-        print(f"release {record['version']}: fetched and checked before ({record['sha256']})")
+    if fetched.exists() and fetched.read_text().strip() == digest:
+        print(f"release {record['version']}: fetched and checked before ({digest})")
         return Tree(release, record["version"], playbook)
-    artifact = download(record, dest / "download", s3)
-    release = unpack(artifact, record["version"], home=dest)
-    fetch_beside(record, release, s3)
-    artifact.unlink()
-    fetched.write_text(record["sha256"] + "\n")
+    release = fetch(record, dest, s3, thin=thin)
+    fetched.write_text(digest + "\n")
     return Tree(release, record["version"], playbook)
 
 

@@ -263,13 +263,16 @@ def provider(host: Host) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        for _ in range(50):
+        # Up within a minute (seconds here; more while another scenario shares the cores).
+        deadline = time.monotonic() + 60
+        while True:
             try:
                 urllib.request.urlopen(
                     issuer + "/.well-known/openid-configuration", timeout=2
                 ).close()
                 break
             except OSError:
+                assert time.monotonic() < deadline, f"the test provider never answered at {issuer}"
                 time.sleep(0.2)
         yield issuer
     finally:

@@ -345,14 +345,30 @@ def fairness(args: argparse.Namespace) -> None:
         capacity = {"FLEET_GATE_CAPACITY": str(args.capacity)}
         set_environment(host, "open-webui.service", "tuning", capacity, open_webui_url(host))
     pinned = {"LOAD_COOKIE": lab.gpu_nodes[hosts[0]]} if args.hosts == 1 else {}
+    # The restarts just made: a run that began before the load balancer saw them all healthy
+    # again would put its users on the hosts that came back first.
+    in_service([lab.gpu_nodes[host] for host in lab.gpu_nodes])
     report: dict[str, Any] = {"hosts": args.hosts, "path": args.path}
+    cpu: dict[str, dict[str, float]] = {}
+
+    def run(name: str, out: Path, users: int, **env: str) -> dict[str, Any]:
+        """One measured run, with the CPU the hosts and the load generator used in it."""
+        samples: list[dict[str, Sample]] = []
+        result = locust(lab, out, users, args.seconds, measured=True, path=args.path,
+                        on_measuring=lambda: samples.append(sample(lab.containers)),
+                        **pinned, **env)  # fmt: skip
+        after = sample(lab.containers)
+        seconds = max(result["seconds"], 1)
+        cpu[name] = {"generator": result["generator_cpu_percent"]} | {
+            host: round((after[host].cpu_seconds - samples[0][host].cpu_seconds) / seconds * 100)
+            for host in hosts
+        }
+        return result
+
     try:
-        locust(lab, out / "light-alone", args.light, args.seconds, measured=True,
-               on_measuring=lambda: None, path=args.path, LOAD_ACCOUNTS=str(args.light),
-               **pinned)  # fmt: skip
-        result = locust(lab, out, args.heavy + args.light, args.seconds, measured=True,
-                        on_measuring=lambda: None, path=args.path, LOAD_HEAVY=str(args.heavy),
-                        LOAD_ACCOUNTS=str(args.light + 1), **pinned)  # fmt: skip
+        run("light alone", out / "light-alone", args.light, LOAD_ACCOUNTS=str(args.light))
+        result = run("with the heavy one", out, args.heavy + args.light,
+                     LOAD_HEAVY=str(args.heavy), LOAD_ACCOUNTS=str(args.light + 1))  # fmt: skip
     finally:
         for host in lab.gpu_nodes:
             unpace(host)
@@ -362,6 +378,8 @@ def fairness(args: argparse.Namespace) -> None:
     report["light"] = people_figures(stats, "")
     report["heavy"] = people_figures(stats, " (heavy)")
     report["light_alone"] = people_figures(locust_stats(out / "light-alone" / "locust"), "")
+    # CPU % of one core: the load generator and each host, in each run.
+    report["cpu_percent"] = cpu
     (out / "fairness.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report), flush=True)
 
@@ -496,6 +514,28 @@ def failover(args: argparse.Namespace) -> None:
         wait_answers(host, "open-webui.service", open_webui_url(host))
         unpace(host)
     print(json.dumps(report, indent=2))
+
+
+# HAProxy's `show servers state`: each server's name (field 3), operational state (5; 2: up) and
+# administrative state (6; 0: neither drained nor in maintenance).
+SERVERS_STATE = (
+    "import socket; s = socket.socket(socket.AF_UNIX); s.connect('/run/haproxy/admin.sock');"
+    " s.sendall(b'show servers state\\n'); print(s.makefile().read())"
+)
+
+
+def in_service(instance_ids: list[str], timeout: float = 120) -> None:
+    """Wait until the load balancer's health checks pass for every one of these hosts."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = podman("exec", LOAD_BALANCER_HOST, "python3", "-c", SERVERS_STATE)
+        up = {f[3] for f in (line.split() for line in state.splitlines()) if len(f) > 6
+              and f[5:7] == ["2", "0"]}  # fmt: skip
+        if set(instance_ids) <= up:
+            return
+        if time.monotonic() > deadline:
+            raise SystemExit(f"not in service after {timeout:.0f} s: {set(instance_ids) - up}")
+        time.sleep(1)
 
 
 def marked_down(instance_id: str, since: float) -> float:

@@ -10,12 +10,15 @@ RAG_VENV := .venv-rag
 CHECKOV_VENV := .venv-checkov
 WHEELHOUSE := .cache/wheelhouse
 # The controller's venvs are filled by uv (pinned; installed into a venv of its own with pip):
-# the same pins as pip, in a third of pip's time with uv's cache empty, a tenth with it filled. uv reads neither pip.conf nor
-# PIP_*: it uses PyPI, and the system's certificates (UV_NATIVE_TLS) as pip does here.
+# the same pins as pip, in a third of pip's time with uv's cache empty. uv reads neither pip.conf
+# nor PIP_*: it uses PyPI, and the system's certificates (UV_NATIVE_TLS) as pip does here. It
+# compiles the bytecode as pip does (UV_COMPILE_BYTECODE): where PYTHONDONTWRITEBYTECODE is set
+# (this machine and the CI's), a venv without it compiles every module in every process again.
 UV_VERSION := 0.13.10
 UV_VENV := .cache/uv
 UV := $(UV_VENV)/bin/uv
 export UV_NATIVE_TLS := 1
+export UV_COMPILE_BYTECODE := 1
 # The lab: two gpu-nodes and a rag-node (roles handed out in turn), beside its service hosts.
 HOSTS ?= 3
 # pytest's workers (pytest-xdist): the CI machine's two cores.

@@ -170,7 +170,8 @@ molecule: molecule-roles molecule-stack
 
 # Two scenarios at once (MOLECULE_JOBS), each on a host of its own (llm-fleet-molecule-<role>),
 # the longest first so that the two lanes end together; each role's output is printed whole
-# when it ends (make's --output-sync). Then open_webui's alone: its verify signs people in
+# when it ends (make's --output-sync); a host and a Molecule state left by a killed run are
+# destroyed first (3 s: molecule/shared/destroy.yml). Then open_webui's alone: its verify signs people in
 # through a test provider on this machine, which Open WebUI gives 5 s (authlib's default) to
 # answer - missed, now and then, with another scenario on the same two cores.
 ALONE_ROLES := open_webui
@@ -184,9 +185,9 @@ molecule-roles:
 
 molecule-role-%:
 	@echo "== molecule test: $*"
-	@podman rm --force --ignore --time 0 llm-fleet-molecule-$* >/dev/null
-	@started=$$(date +%s); \
-		cd roles/$* && MOLECULE_HOST=llm-fleet-molecule-$* molecule --base-config ../../molecule/shared/role.yml test && \
+	@started=$$(date +%s); cd roles/$* && export MOLECULE_HOST=llm-fleet-molecule-$*; \
+		molecule --base-config ../../molecule/shared/role.yml destroy >/dev/null && \
+		molecule --base-config ../../molecule/shared/role.yml test && \
 		echo "== molecule test: $* passed in $$(( $$(date +%s) - started ))s"
 
 # The whole stack: lab up, site.yml through inventories/lab, idempotence, verify (APIs, browser,

@@ -171,12 +171,12 @@ molecule: molecule-roles molecule-stack
 # Two scenarios at once (MOLECULE_JOBS), each on a host of its own (llm-fleet-molecule-<role>),
 # the longest first so that the two lanes end together; each role's output is printed whole
 # when it ends (make's --output-sync); a host and a Molecule state left by a killed run are
-# destroyed first (3 s: molecule/shared/destroy.yml). Then open_webui's alone: its verify signs people in
-# through a test provider on this machine, which Open WebUI gives 5 s (authlib's default) to
-# answer - missed, now and then, with another scenario on the same two cores.
+# destroyed first (3 s: molecule/shared/destroy.yml). Then open_webui's alone: its verify signs
+# people in through a test provider on this machine, which Open WebUI gives 5 s (authlib's
+# default) to answer - missed, now and then, with another scenario on the same two cores.
 ALONE_ROLES := open_webui
-TOGETHER := $(filter $(LONGEST_ROLES),$(ROLES)) $(filter-out $(LONGEST_ROLES),$(ROLES))
-TOGETHER := $(strip $(filter-out $(ALONE_ROLES),$(TOGETHER)))
+TOGETHER := $(strip $(filter-out $(ALONE_ROLES),\
+	$(filter $(LONGEST_ROLES),$(ROLES)) $(filter-out $(LONGEST_ROLES),$(ROLES))))
 ALONE := $(strip $(filter $(ALONE_ROLES),$(ROLES)))
 molecule-roles:
 	$(if $(TOGETHER),@$(MAKE) --no-print-directory -j $(MOLECULE_JOBS) --output-sync=target \

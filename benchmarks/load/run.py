@@ -174,6 +174,13 @@ def locust(
     return data
 
 
+def cpu_percent(
+    before: dict[str, Sample], after: dict[str, Sample], name: str, seconds: float
+) -> float:
+    """The CPU a container used between two samples, in % of one core."""
+    return (after[name].cpu_seconds - before[name].cpu_seconds) / seconds * 100
+
+
 def step_figures(
     users: int, out: Path, result: dict[str, Any], seconds: float,
     before: dict[str, Sample], after: dict[str, Sample], host: str,
@@ -197,9 +204,7 @@ def step_figures(
         answer_p50=whole.p50 if whole else 0,
         tokens_per_s=round(result["tokens"] / seconds, 1),
         answers_per_s=round(result["answers"] / seconds, 2),
-        host_cpu_percent=round(
-            (after[host].cpu_seconds - before[host].cpu_seconds) / seconds * 100, 1
-        ),
+        host_cpu_percent=round(cpu_percent(before, after, host, seconds), 1),
         host_memory_mib=round(after[host].memory_bytes / 2**20),
         others_cpu_percent=round(others / seconds * 100, 1),
         generator_cpu_percent=result["generator_cpu_percent"],
@@ -347,7 +352,7 @@ def fairness(args: argparse.Namespace) -> None:
     pinned = {"LOAD_COOKIE": lab.gpu_nodes[hosts[0]]} if args.hosts == 1 else {}
     # The restarts just made: a run that began before the load balancer saw them all healthy
     # again would put its users on the hosts that came back first.
-    in_service([lab.gpu_nodes[host] for host in lab.gpu_nodes])
+    in_service(list(lab.gpu_nodes.values()))
     report: dict[str, Any] = {"hosts": args.hosts, "path": args.path}
     cpu: dict[str, dict[str, float]] = {}
 
@@ -360,8 +365,7 @@ def fairness(args: argparse.Namespace) -> None:
         after = sample(lab.containers)
         seconds = max(result["seconds"], 1)
         cpu[name] = {"generator": result["generator_cpu_percent"]} | {
-            host: round((after[host].cpu_seconds - samples[0][host].cpu_seconds) / seconds * 100)
-            for host in hosts
+            host: round(cpu_percent(samples[0], after, host, seconds)) for host in hosts
         }
         return result
 
